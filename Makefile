@@ -1,0 +1,47 @@
+# Moodstream: `make run` starts everything on an embedded broker; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MODEL_DIR ?= models/sentiment-flair-v1
+export PYTHONUNBUFFERED := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install model run broker test test-unit test-integration test-e2e lint bench loadgen replay clean up down logs
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock scripts/install.sh
+	@bash scripts/install.sh
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install pinned dependencies (skips what is there)
+
+$(MODEL_DIR)/metadata.json: | $(STAMP)
+	$(PY) -m moodstream_analyzer.training --out $(MODEL_DIR)
+
+model: $(STAMP) $(MODEL_DIR)/metadata.json ## Train the sentiment model if it is missing
+
+run: install model ## Start the embedded broker and the three services; Ctrl-C stops all
+	$(PY) -m moodstream_dev.stack
+
+broker: install ## Start only the embedded broker on 127.0.0.1:9092
+	$(PY) -m moodstream_dev.broker --port 9092
+
+test: install model ## Run every test (unit, integration on the real broker, e2e)
+	$(PY) -m pytest tests
+
+test-unit: install ## Run the fast unit tests only
+	$(PY) -m pytest tests/unit
+
+lint: install ## ruff + mypy
+	$(VENV)/bin/ruff check libs services tools tests bench
+	$(VENV)/bin/mypy libs/common/moodstream_common services
+
+bench: install model ## Run the benchmarks; results in bench/results/*.json
+	$(PY) -m bench.run_all
+
+clean: ## Remove local state (RocksDB stores, logs); keeps .venv and models
+	rm -rf var test-artifacts

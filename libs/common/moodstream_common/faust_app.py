@@ -1,0 +1,67 @@
+"""The one way services build their ``faust.App``.
+
+Keeps the settings every service shares (broker, security, state directory, app id,
+broker-specific timeouts) in one place, so the three services differ only in what
+they do, not in how they connect.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+from faust.auth import SASLCredentials
+
+from moodstream_common import broker_compat
+from moodstream_common.settings import BrokerSettings
+
+
+def broker_credentials(settings: BrokerSettings) -> Any:
+    """Faust credentials for SASL/TLS brokers, or ``None`` for plaintext."""
+    protocol = settings.broker_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = ssl.create_default_context() if protocol.endswith("SSL") else None
+    if protocol.startswith("SASL"):
+        return SASLCredentials(
+            username=settings.broker_sasl_username,
+            password=settings.broker_sasl_password.get_secret_value(),
+            mechanism=settings.broker_sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
+
+
+def make_app(
+    service: str,
+    settings: BrokerSettings,
+    *,
+    web_port: int,
+    web_host: str = "127.0.0.1",
+    store: str = "rocksdb://",
+    **overrides: Any,
+) -> faust.App:
+    """Create the ``faust.App`` for ``service`` with the shared settings applied.
+
+    ``overrides`` are passed to ``faust.App`` last, so a service can change any value.
+    """
+    broker_compat.apply(settings.broker_flavor)
+    options: dict[str, Any] = {
+        "broker": settings.broker_url,
+        "broker_credentials": broker_credentials(settings),
+        "store": store,
+        "datadir": str(settings.data_dir / service),
+        "web_port": web_port,
+        "web_host": web_host,
+        "web_bind": web_host,
+        "topic_replication_factor": 1,
+        # At-least-once: the broker must have the record before the source offset is
+        # committed. Idempotent/transactional producers are not used (see broker_compat).
+        "producer_acks": -1,
+        "autodiscover": False,
+        "origin": f"moodstream_{service}",
+    }
+    options.update(broker_compat.faust_settings(settings.broker_flavor))
+    options.update(overrides)
+    return faust.App(settings.app_id(service), **options)

@@ -1,0 +1,94 @@
+"""Records carried on Moodstream topics: the contracts between services.
+
+Rules for changing them: only add fields with defaults; a breaking change gets a
+new namespace version and a new topic. Times are float epoch seconds (UTC) so that
+every consumer, Python or not, reads them without a date parser.
+"""
+
+from __future__ import annotations
+
+import faust
+
+EVENT_UPDATE = "update"
+EVENT_DELETE = "delete"
+EVENT_TYPES = (EVENT_UPDATE, EVENT_DELETE)
+
+LABEL_POSITIVE = "positive"
+LABEL_NEUTRAL = "neutral"
+LABEL_NEGATIVE = "negative"
+LABELS = (LABEL_POSITIVE, LABEL_NEUTRAL, LABEL_NEGATIVE)
+
+
+class RawMessage(faust.Record, namespace="moodstream.raw.v1", serializer="json"):
+    """A validated, normalized event on the ``raw`` topic, keyed by ``id``.
+
+    ``event_time`` is the message's own timestamp; when the sender gave none it is
+    the arrival time and ``event_time_source`` says ``"arrival"``.
+    """
+
+    id: str
+    type: str  # EVENT_UPDATE or EVENT_DELETE
+    event_time: float
+    received_at: float
+    text: str | None = None
+    user_id: str | None = None
+    event_time_source: str = "message"  # "message" | "arrival"
+    source: str = "http"  # "http", "topic:<name>", ...
+    hashtags: list[str] = []  # hashtags the source already tagged (tweet entities)
+
+
+class ScoredMessage(faust.Record, namespace="moodstream.scored.v1", serializer="json"):
+    """A raw event plus the analyzer's output, on the ``scored`` topic, keyed by ``id``.
+
+    For a delete there is nothing to score: ``label`` is ``None``.
+    ``score`` is the sentiment polarity in [-1, 1] (P(positive) - P(negative));
+    ``confidence`` is the probability of ``label``.
+    """
+
+    id: str
+    type: str
+    event_time: float
+    received_at: float
+    text: str | None = None
+    user_id: str | None = None
+    event_time_source: str = "message"
+    source: str = "http"
+    label: str | None = None
+    score: float = 0.0
+    confidence: float = 0.0
+    hashtags: list[str] = []
+    mentions: list[str] = []
+    model_name: str = ""
+    model_version: str = ""
+    scored_at: float = 0.0
+
+
+class AggregateUpdate(faust.Record, namespace="moodstream.aggregate.v1", serializer="json"):
+    """A snapshot of one aggregate after it changed, on the ``aggregates`` topic.
+
+    ``kind`` names the view (``sentiment_second``, ``sentiment_minute``,
+    ``hashtags_minute``, ``user``), ``key`` the row within it.
+    """
+
+    kind: str
+    key: str
+    value: dict[str, object]
+    window_start: float | None = None
+    updated_at: float = 0.0
+
+
+class DeadLetter(faust.Record, namespace="moodstream.deadletter.v1", serializer="json"):
+    """Input that could not be accepted, with the reason and the original bytes.
+
+    ``original_b64`` holds the exact bytes received (base64) so a fixed consumer can
+    replay them; ``original_preview`` is a lossy UTF-8 preview for people.
+    """
+
+    reason: str  # machine-readable code, e.g. "malformed_json"
+    detail: str
+    source: str  # "http", "topic:events", "service:analyzer", ...
+    service: str
+    received_at: float
+    original_b64: str = ""
+    original_preview: str = ""
+    message_id: str | None = None

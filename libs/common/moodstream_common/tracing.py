@@ -1,0 +1,63 @@
+"""Tracing helpers: trace context in Kafka record headers, span naming.
+
+Libraries use the OpenTelemetry API only; :func:`configure_sdk` is called by each
+service's entry point (never on import) to install the SDK and an exporter.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+
+TRACER_NAME = "moodstream"
+
+
+def tracer() -> trace.Tracer:
+    """The tracer every Moodstream span is created with."""
+    return trace.get_tracer(TRACER_NAME)
+
+
+def configure_sdk(service: str) -> None:
+    """Install the OpenTelemetry SDK for ``service``.
+
+    OTLP export when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, console export when
+    ``MOODSTREAM_TRACE_CONSOLE=1``, otherwise spans are created but not exported.
+    """
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    os.environ.setdefault("OTEL_SERVICE_NAME", service)
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError:  # exporter package not installed: keep tracing local
+            pass
+        else:
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if os.environ.get("MOODSTREAM_TRACE_CONSOLE") == "1":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+def inject_headers(context: Context | None = None) -> dict[str, bytes]:
+    """W3C trace context of ``context`` (default: current) as Kafka record headers."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=context)
+    return {key: value.encode() for key, value in carrier.items()}
+
+
+def extract_context(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> Context:
+    """Trace context carried in Kafka record ``headers`` (a mapping or pairs)."""
+    if not headers:
+        return Context()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    carrier = {
+        key: value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        for key, value in pairs
+    }
+    return propagate.extract(carrier)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv and install the pinned dependencies. Safe to re-run: pip skips what is
+# already installed. CPU torch is installed first, by exact version, because any other
+# torch request resolves to a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
+echo "==> installing CPU torch"
+"${PIP[@]}" install "torch==2.13.0"
+echo "==> installing pinned dependencies (requirements.lock)"
+"${PIP[@]}" install -r requirements.lock
+echo "==> installing moodstream (editable)"
+"${PIP[@]}" install --no-deps -e .

@@ -1,0 +1,1 @@
+"""Aggregator service: idempotent sentiment aggregates in RocksDB tables, HTTP views."""

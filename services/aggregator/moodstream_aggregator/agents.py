@@ -1,0 +1,109 @@
+"""Aggregator agents.
+
+Reads: ``scored`` (:class:`ScoredMessage`, keyed by message id).
+Writes: tables ``messages`` and ``aggregates`` (RocksDB + changelogs) and, every
+``publish_interval_seconds``, snapshots of changed rows to ``aggregates`` (topic).
+
+Only the single ``aggregate`` agent (concurrency 1) writes tables, so the per-message
+read-modify-write in :func:`apply_record` cannot interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from faust import StreamT
+
+from moodstream_common.records import EVENT_DELETE, AggregateUpdate, ScoredMessage
+from moodstream_common.tracing import extract_context, tracer
+from moodstream_aggregator import queries, tables
+from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
+from moodstream_aggregator.contributions import (
+    MINUTE,
+    Contribution,
+    apply_delta,
+    contribution_of,
+    deltas,
+    window_start,
+)
+
+log = logging.getLogger("moodstream.aggregator")
+
+# (kind, key) rows changed since the last publish; in memory only, since a lost
+# publish is repaired by the next change or replay.
+_dirty: set[tuple[str, str]] = set()
+
+
+def apply_record(record: ScoredMessage, partition: int) -> bool:
+    """Apply one scored record to the tables; True if any aggregate changed.
+
+    The record replaces the message's earlier contribution (update), retracts it
+    (delete), or changes nothing (the same content delivered again).
+    """
+    stored = tables.messages.get(record.id)
+    old = Contribution.from_json(stored) if stored and "label" in stored else None
+    new = contribution_of(record)
+    if record.type == EVENT_DELETE:
+        tables.messages[record.id] = {"deleted": True, "deleted_at": record.event_time}
+    elif new is not None and new != old:
+        tables.messages[record.id] = new.to_json()
+    changed = False
+    for delta in deltas(old, new):
+        key = tables.row_key(delta.kind, partition, delta.key)
+        updated = apply_delta(tables.aggregates.get(key), delta)
+        if updated:
+            tables.aggregates[key] = updated
+        elif key in tables.aggregates:
+            del tables.aggregates[key]
+        _dirty.add((delta.kind, delta.key))
+        changed = True
+    if new is not None and new != old:
+        _track_event_time(new.event_time, partition)
+    return changed
+
+
+def _track_event_time(event_time: float, partition: int) -> None:
+    """Advance the partition's watermark; count the record as late if its window closed."""
+    mark_key = tables.row_key("watermark", partition, "all")
+    mark = (tables.aggregates.get(mark_key) or {}).get("event_time", 0.0)
+    if event_time > mark:
+        tables.aggregates[mark_key] = {"event_time": event_time}
+    elif window_start(event_time, MINUTE) + MINUTE + settings.grace_seconds < mark:
+        late_key = tables.row_key("late", partition, "all")
+        late = (tables.aggregates.get(late_key) or {}).get("late", 0)
+        tables.aggregates[late_key] = {"late": late + 1}
+
+
+@app.agent(scored_topic, concurrency=1)
+async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[bool]:
+    """Apply each scored record to the tables; yields whether aggregates changed."""
+    async for event in stream.events():
+        record: ScoredMessage = event.value
+        parent = extract_context(event.message.headers)
+        with tracer().start_as_current_span("moodstream.aggregator.apply", context=parent) as span:
+            span.set_attribute("moodstream.message_id", record.id)
+            changed = apply_record(record, event.message.partition)
+            span.set_attribute("moodstream.changed", changed)
+        yield changed
+
+
+@app.timer(interval=settings.publish_interval_seconds)
+async def publish_changes() -> None:
+    """Publish a snapshot of every row changed since the last tick to ``aggregates``."""
+    if not _dirty:
+        return
+    changed = list(_dirty)
+    _dirty.clear()
+    now = time.time()
+    for kind, key in changed:
+        if kind == "hashtag_minute":
+            value: dict[str, object] = {"top": queries.top_hashtags_minute(int(key), 5)}
+        else:
+            value = dict(queries.summarize(queries.counts(kind, key)))
+        window = float(key) if kind in ("second", "minute", "hashtag_minute") else None
+        await aggregates_topic.send(
+            key=f"{kind}|{key}",
+            value=AggregateUpdate(kind=kind, key=key, value=value, window_start=window, updated_at=now),
+        )

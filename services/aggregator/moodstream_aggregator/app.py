@@ -1,0 +1,30 @@
+"""The aggregator service's Faust app and the topics it reads and writes."""
+
+from __future__ import annotations
+
+from moodstream_common import topics
+from moodstream_common.faust_app import make_app
+from moodstream_common.records import AggregateUpdate, ScoredMessage
+from moodstream_aggregator import settings as settings_module
+
+settings = settings_module.load()
+app = make_app(
+    "aggregator",
+    settings.broker,
+    web_port=settings.web_port,
+    web_host=settings.web_host,
+    store=settings.store,
+)
+
+scored_topic = app.topic(
+    settings.broker.topic(topics.SCORED),
+    partitions=topics.SCORED.partitions,
+    key_type=str,
+    value_type=ScoredMessage,
+)
+aggregates_topic = app.topic(
+    settings.broker.topic(topics.AGGREGATES),
+    partitions=topics.AGGREGATES.partitions,
+    key_type=str,
+    value_type=AggregateUpdate,
+)

@@ -1,0 +1,40 @@
+"""Aggregator settings (env prefix ``AGGREGATOR_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from moodstream_common.settings import BrokerSettings
+
+
+class Settings(BaseSettings):
+    """What the aggregator service reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="AGGREGATOR_", extra="ignore")
+
+    web_host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    web_port: int = Field(default=8002, description="HTTP port for views and the dashboard.")
+    grace_seconds: float = Field(
+        default=60.0,
+        description="Records whose window closed more than this before the newest event "
+        "time seen are counted, and also reported as late.",
+    )
+    second_windows_retained: int = Field(
+        default=3_600, description="Per-second windows kept behind the newest event time."
+    )
+    minute_windows_retained: int = Field(
+        default=1_440, description="Per-minute windows kept behind the newest event time."
+    )
+    store: str = Field(
+        default="rocksdb://", description="Table store: rocksdb:// (production) or memory://."
+    )
+    publish_interval_seconds: float = Field(
+        default=1.0, description="How often changed aggregates are published to 'aggregates'."
+    )
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+
+def load() -> Settings:
+    """Read settings from the environment."""
+    return Settings()

@@ -1,0 +1,149 @@
+"""Aggregator HTTP views (JSON) and the dashboard page.
+
+``GET /v1/sentiment/seconds?last=N`` and ``/v1/sentiment/minutes?last=N``,
+``GET /v1/hashtags/minute?minute=<epoch|iso>&n=5``, ``GET /v1/hashtags?n=``,
+``GET /v1/users/{user_id}``, ``GET /v1/messages/{message_id}``, ``GET /v1/totals``,
+``GET /healthz``.
+"""
+
+from __future__ import annotations
+
+from faust.web import Request, Response, View
+
+from moodstream_common.health import readiness
+
+from moodstream_aggregator import queries, tables
+from moodstream_aggregator.app import app
+from moodstream_aggregator.contributions import MINUTE, SECOND
+
+MAX_WINDOWS = 3_600
+
+
+def _int_param(request: Request, name: str, default: int, upper: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 1 <= value <= upper else None
+
+
+def _bad_param(view: View, name: str, upper: int) -> Response:
+    return view.json(
+        {"reason": "bad_parameter", "detail": f"{name} must be an integer in 1..{upper}"},
+        status=400,
+    )
+
+
+@app.page("/v1/sentiment/seconds")
+class SentimentPerSecond(View):
+    """Sentiment counts and mean score per 1-second window."""
+
+    async def get(self, request: Request) -> Response:
+        """The last ``last`` (default 60) seconds up to the newest event time."""
+        last = _int_param(request, "last", 60, MAX_WINDOWS)
+        if last is None:
+            return _bad_param(self, "last", MAX_WINDOWS)
+        return self.json(queries.series(SECOND, last))
+
+
+@app.page("/v1/sentiment/minutes")
+class SentimentPerMinute(View):
+    """Sentiment counts and mean score per 1-minute window."""
+
+    async def get(self, request: Request) -> Response:
+        """The last ``last`` (default 30) minutes up to the newest event time."""
+        last = _int_param(request, "last", 30, MAX_WINDOWS)
+        if last is None:
+            return _bad_param(self, "last", MAX_WINDOWS)
+        return self.json(queries.series(MINUTE, last))
+
+
+@app.page("/v1/hashtags/minute")
+class HashtagsPerMinute(View):
+    """Top hashtags of one minute (default: the newest)."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"minute": iso, "top": [{"hashtag", "count"}...]}``."""
+        n = _int_param(request, "n", 5, 1_000)
+        if n is None:
+            return _bad_param(self, "n", 1_000)
+        raw_minute = request.query.get("minute")
+        try:
+            minute = queries.minute_of(float(raw_minute) if raw_minute else queries.watermark())
+        except ValueError:
+            return self.json({"reason": "bad_parameter", "detail": "minute: epoch"}, status=400)
+        return self.json(
+            {"minute": queries.iso(minute), "top": queries.top_hashtags_minute(minute, n)}
+        )
+
+
+@app.page("/v1/hashtags")
+class HashtagsOverall(View):
+    """All hashtags with counts and sentiment mix."""
+
+    async def get(self, request: Request) -> Response:
+        """Most used first; ``n`` limits the list."""
+        n = _int_param(request, "n", 0, 1_000_000) if "n" in request.query else 0
+        if n is None:
+            return _bad_param(self, "n", 1_000_000)
+        return self.json({"hashtags": queries.hashtags_overall(n or None)})
+
+
+@app.page("/v1/users/{user_id}")
+class UserView(View):
+    """One user's message count and sentiment mix."""
+
+    async def get(self, request: Request, user_id: str) -> Response:
+        """``{"user_id", "positive", "neutral", "negative", "total", "mean_score"}``."""
+        return self.json({"user_id": user_id, **queries.summarize(queries.counts("user", user_id))})
+
+
+@app.page("/v1/messages/{message_id}")
+@app.table_route(table=tables.messages, match_info="message_id")
+class MessageView(View):
+    """The current state of one message (routed to the worker that owns it)."""
+
+    async def get(self, request: Request, message_id: str) -> Response:
+        """404 when the aggregator never saw the message."""
+        state = tables.messages.get(message_id)
+        if state is None:
+            return self.json({"reason": "not_found", "detail": message_id}, status=404)
+        return self.json({"id": message_id, **state})
+
+
+@app.page("/v1/totals")
+class Totals(View):
+    """Counts over everything seen, the newest event time, and late records."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"positive", "neutral", "negative", "total", "mean_score", "late", "watermark"}``."""
+        mark = queries.watermark()
+        return self.json(
+            {
+                **queries.summarize(queries.counts("total", "all")),
+                "late": queries.late_count(),
+                "watermark": queries.iso(mark) if mark else None,
+            }
+        )
+
+
+@app.page("/healthz")
+class Health(View):
+    """Liveness."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"status": "ok"}``."""
+        return self.json({"status": "ok", "service": "aggregator"})
+
+
+@app.page("/readyz")
+class Ready(View):
+    """Readiness: partitions assigned, no rebalance or table recovery in progress."""
+
+    async def get(self, request: Request) -> Response:
+        """200 when ready to process, 503 otherwise; the body says why."""
+        state = readiness(app)
+        return self.json({"service": "aggregator", **state}, status=200 if state["ready"] else 503)

@@ -1,0 +1,1 @@
+"""Analyzer service: sentiment scoring with flair, hashtags and mentions."""

@@ -1,0 +1,65 @@
+"""Turn a batch of raw records into scored records (pure, model passed in)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from moodstream_common.records import EVENT_UPDATE, LABEL_NEUTRAL, RawMessage, ScoredMessage
+from moodstream_analyzer.model import Prediction, SentimentModel
+from moodstream_analyzer.text import clean_for_scoring, extract_hashtags, extract_mentions
+
+
+def score_batch(model: SentimentModel, records: Sequence[RawMessage]) -> list[ScoredMessage]:
+    """Score every update in ``records`` with one model call; deletes pass through.
+
+    Blocking (runs the model): call it from an executor, not the event loop.
+    """
+    texts: list[str] = []
+    positions: list[int] = []
+    for position, record in enumerate(records):
+        cleaned = clean_for_scoring(record.text or "") if record.type == EVENT_UPDATE else ""
+        if cleaned:
+            texts.append(cleaned)
+            positions.append(position)
+    predictions: dict[int, Prediction] = {}
+    if texts:
+        predictions = dict(zip(positions, model.predict_batch(texts), strict=True))
+    scored_at = time.time()
+    return [
+        _scored(record, predictions.get(position), model, scored_at)
+        for position, record in enumerate(records)
+    ]
+
+
+def _scored(
+    record: RawMessage, prediction: Prediction | None, model: SentimentModel, scored_at: float
+) -> ScoredMessage:
+    text = record.text or ""
+    is_update = record.type == EVENT_UPDATE
+    if is_update and prediction is None:
+        # Nothing left to score (only a URL, only whitespace): neutral by definition.
+        label, score, confidence = LABEL_NEUTRAL, 0.0, 1.0
+    elif prediction is None:
+        label, score, confidence = None, 0.0, 0.0
+    else:
+        label, score, confidence = prediction.label, prediction.score, prediction.confidence
+    hashtags = sorted(set(record.hashtags) | set(extract_hashtags(text))) if is_update else []
+    return ScoredMessage(
+        id=record.id,
+        type=record.type,
+        event_time=record.event_time,
+        received_at=record.received_at,
+        text=record.text,
+        user_id=record.user_id,
+        event_time_source=record.event_time_source,
+        source=record.source,
+        label=label,
+        score=score,
+        confidence=confidence,
+        hashtags=hashtags,
+        mentions=extract_mentions(text) if is_update else [],
+        model_name=model.name,
+        model_version=model.version,
+        scored_at=scored_at,
+    )

@@ -1,0 +1,1 @@
+"""Ingest service: HTTP and topic intake, normalization, dead letters."""

@@ -1,0 +1,31 @@
+"""The ingest service's Faust app and the topics it reads and writes."""
+
+from __future__ import annotations
+
+from moodstream_common import topics
+from moodstream_common.faust_app import make_app
+from moodstream_common.records import DeadLetter, RawMessage
+from moodstream_ingest import settings as settings_module
+
+settings = settings_module.load()
+app = make_app("ingest", settings.broker, web_port=settings.web_port, web_host=settings.web_host)
+
+# Input events arrive as bytes from any producer: decode them ourselves so bad bytes
+# become dead letters instead of crashing Faust's deserializer.
+events_topic = app.topic(
+    settings.broker.topic(topics.EVENTS),
+    partitions=topics.EVENTS.partitions,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+raw_topic = app.topic(
+    settings.broker.topic(topics.RAW),
+    partitions=topics.RAW.partitions,
+    key_type=str,
+    value_type=RawMessage,
+)
+dead_letter_topic = app.topic(
+    settings.broker.topic(topics.DEAD_LETTERS),
+    partitions=topics.DEAD_LETTERS.partitions,
+    value_type=DeadLetter,
+)

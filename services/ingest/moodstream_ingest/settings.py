@@ -1,0 +1,30 @@
+"""Ingest settings (env prefix ``INGEST_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from moodstream_common.settings import BrokerSettings
+
+
+class Settings(BaseSettings):
+    """What the ingest service reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    web_host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    web_port: int = Field(default=8000, description="HTTP port for intake.")
+    max_body_bytes: int = Field(default=1_000_000, description="Largest accepted HTTP body.")
+    max_text_chars: int = Field(default=10_000, description="Longest accepted message text.")
+    max_batch_items: int = Field(default=1_000, description="Most items in one batch request.")
+    api_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token required on intake endpoints; empty = open (development).",
+    )
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+
+def load() -> Settings:
+    """Read settings from the environment."""
+    return Settings()

@@ -1,0 +1,141 @@
+"""Ingest HTTP API.
+
+``POST /v1/messages`` (one message), ``POST /v1/messages:batch`` (a JSON array or
+``{"messages": [...]}``), ``POST /api/submit-message`` (legacy ``{"message": text}``),
+``GET /openapi.json``, ``GET /healthz``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.web import Request, Response, View
+
+from moodstream_common.health import readiness
+
+from moodstream_common.tracing import tracer
+from moodstream_ingest.app import app, settings
+from moodstream_ingest.auth import authorized
+from moodstream_ingest.intake import LIMITS, Outcome, accept_body, accept_many, accept_object
+from moodstream_ingest.normalize import Rejected, decode_json
+from moodstream_ingest.openapi import openapi_document
+
+
+def _error(view: View, status: int, reason: str, detail: str) -> Response:
+    return view.json({"status": "rejected", "reason": reason, "detail": detail}, status=status)
+
+
+async def _read_body(view: View, request: Request) -> bytes | Response:
+    """The request body, or a 4xx response when it is unauthorized or too large."""
+    if not authorized(request.headers.get("Authorization"), settings.api_token):
+        return _error(view, 401, "unauthorized", "a valid bearer token is required")
+    length = request.content_length
+    if length is not None and length > LIMITS.max_body_bytes:
+        return _error(view, 413, "body_too_large", f"body over {LIMITS.max_body_bytes} bytes")
+    body: bytes = await request.read()
+    if len(body) > LIMITS.max_body_bytes:
+        return _error(view, 413, "body_too_large", f"body over {LIMITS.max_body_bytes} bytes")
+    return body
+
+
+def _single_response(view: View, outcome: Outcome) -> Response:
+    if outcome.accepted:
+        return view.json(outcome.as_json(), status=202)
+    status = 413 if outcome.reason == "body_too_large" else 400
+    return view.json(outcome.as_json(), status=status)
+
+
+@app.page("/v1/messages")
+class Messages(View):
+    """Accept one message."""
+
+    async def post(self, request: Request) -> Response:
+        """202 with the message id once it is in ``raw``; 4xx with a reason otherwise."""
+        body = await _read_body(self, request)
+        if isinstance(body, Response):
+            return body
+        with tracer().start_as_current_span("moodstream.ingest.http"):
+            outcome = await accept_body(body, source="http")
+        return _single_response(self, outcome)
+
+
+@app.page("/v1/messages:batch")
+class MessagesBatch(View):
+    """Accept up to ``INGEST_MAX_BATCH_ITEMS`` messages; answer per item."""
+
+    async def post(self, request: Request) -> Response:
+        """200 with ``{"accepted": n, "rejected": n, "results": [...]}`` in input order."""
+        body = await _read_body(self, request)
+        if isinstance(body, Response):
+            return body
+        try:
+            parsed = decode_json(body, max_bytes=LIMITS.max_body_bytes)
+        except Rejected as rejected:
+            return _error(self, 400, rejected.reason, rejected.detail)
+        items = parsed.get("messages") if isinstance(parsed, dict) else parsed
+        if not isinstance(items, list):
+            return _error(self, 400, "not_a_batch", "expected a JSON array or {'messages': [...]}")
+        if len(items) > settings.max_batch_items:
+            return _error(
+                self, 413, "batch_too_large", f"at most {settings.max_batch_items} items a batch"
+            )
+        with tracer().start_as_current_span("moodstream.ingest.http_batch") as span:
+            span.set_attribute("moodstream.batch_size", len(items))
+            outcomes = await accept_many(items, source="http")
+        results: list[dict[str, Any]] = [
+            {"index": index, **outcome.as_json()} for index, outcome in enumerate(outcomes)
+        ]
+        accepted = sum(1 for outcome in outcomes if outcome.accepted)
+        return self.json(
+            {"accepted": accepted, "rejected": len(outcomes) - accepted, "results": results}
+        )
+
+
+@app.page("/api/submit-message")
+class LegacySubmit(View):
+    """Compatibility door for clients that send ``{"message": "<text>"}``."""
+
+    async def post(self, request: Request) -> Response:
+        """202 with a generated id, like ``/v1/messages``."""
+        body = await _read_body(self, request)
+        if isinstance(body, Response):
+            return body
+        try:
+            parsed = decode_json(body, max_bytes=LIMITS.max_body_bytes)
+        except Rejected as rejected:
+            return _error(self, 400, rejected.reason, rejected.detail)
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("message"), str):
+            return _error(self, 400, "missing_text", "expected {'message': '<text>'}")
+        with tracer().start_as_current_span("moodstream.ingest.http"):
+            outcome = await accept_object(
+                {"text": parsed["message"]}, original=body, source="http:legacy"
+            )
+        return _single_response(self, outcome)
+
+
+@app.page("/openapi.json")
+class OpenAPI(View):
+    """The OpenAPI 3 document of this API."""
+
+    async def get(self, request: Request) -> Response:
+        """The document, built from the live settings (limits, auth)."""
+        return self.json(openapi_document(settings))
+
+
+@app.page("/healthz")
+class Health(View):
+    """Liveness: the worker's event loop answers."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"status": "ok"}``."""
+        return self.json({"status": "ok", "service": "ingest"})
+
+
+@app.page("/readyz")
+class Ready(View):
+    """Readiness: partitions assigned, no rebalance or table recovery in progress."""
+
+    async def get(self, request: Request) -> Response:
+        """200 when ready to process, 503 otherwise; the body says why."""
+        state = readiness(app)
+        return self.json({"service": "ingest", **state}, status=200 if state["ready"] else 503)

@@ -1,0 +1,68 @@
+"""The aggregate agent in Faust's test context: updates replace, deletes retract,
+redelivery changes nothing, and rows are partial per source partition."""
+
+import pytest
+
+from moodstream_common.records import ScoredMessage
+from moodstream_aggregator import queries, tables
+from moodstream_aggregator.agents import aggregate
+from moodstream_aggregator.app import app
+
+
+def scored(message_id, label="positive", score=0.5, event_time=1_751_808_915.2, **extra):
+    return ScoredMessage(
+        id=message_id, type=extra.pop("type", "update"), event_time=event_time,
+        received_at=event_time, text="t", user_id=extra.pop("user_id", "u1"),
+        label=label, score=score, hashtags=extra.pop("hashtags", ["launch"]),
+        model_version="test", **extra,
+    )
+
+
+@pytest.fixture()
+async def agent():
+    app.finalize()
+    app.flow_control.resume()
+    async with aggregate.test_context() as agent:
+        yield agent
+    tables.messages.data.clear()
+    tables.aggregates.data.clear()
+
+
+def totals():
+    return queries.summarize(queries.counts("total", "all"))
+
+
+async def test_update_then_redelivery_counts_once(agent):
+    await agent.put(scored("m1"), key="m1", partition=0)
+    await agent.put(scored("m1"), key="m1", partition=0)
+    assert totals()["positive"] == 1
+    assert totals()["total"] == 1
+
+
+async def test_update_replaces_and_delete_retracts(agent):
+    await agent.put(scored("m1"), key="m1", partition=1)
+    await agent.put(scored("m1", label="negative", score=-0.9), key="m1", partition=1)
+    assert (totals()["positive"], totals()["negative"]) == (0, 1)
+    assert queries.summarize(queries.counts("user", "u1"))["negative"] == 1
+    await agent.put(scored("m1", type="delete", label=None), key="m1", partition=1)
+    assert totals()["total"] == 0
+    assert tables.messages["m1"]["deleted"] is True
+
+
+async def test_partitions_hold_partial_rows_that_sum(agent):
+    await agent.put(scored("a"), key="a", partition=0)
+    await agent.put(scored("b", label="neutral", score=0.0), key="b", partition=3)
+    assert len(tables.partials("total", "all")) == 2
+    assert (totals()["positive"], totals()["neutral"]) == (1, 1)
+    second = queries.series(1, 1)["windows"][0]
+    assert second["total"] == 2
+    assert queries.top_hashtags_minute(queries.minute_of(1_751_808_915.2), 5) == [
+        {"hashtag": "launch", "count": 2}
+    ]
+
+
+async def test_late_record_is_counted_and_reported(agent):
+    await agent.put(scored("new", event_time=10_000.0), key="new", partition=0)
+    await agent.put(scored("old", event_time=100.0), key="old", partition=0)
+    assert totals()["total"] == 2
+    assert queries.late_count() == 1

@@ -1,0 +1,118 @@
+"""Start the three services as separate processes and wait until they answer.
+
+Used by ``make run`` (:mod:`moodstream_dev.stack`) and by the end-to-end tests, so
+both exercise the same start-up path.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVICES = ("ingest", "analyzer", "aggregator")
+DEFAULT_PORTS = {"ingest": 8000, "analyzer": 8001, "aggregator": 8002}
+
+
+@dataclass
+class ServiceProcess:
+    """One service worker running as a child process in its own process group."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the service's HTTP server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Spawn ``python -m moodstream_<name>`` with output to ``log_path``."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"moodstream_{self.name}"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: a stop reaches its children too
+        )
+        log.close()
+
+    def healthy(self) -> bool:
+        """True when ``/healthz`` answers 200."""
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def ready(self) -> bool:
+        """True when ``/readyz`` answers 200 (partitions assigned, not rebalancing)."""
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float) -> float:
+        """Block until ready; return seconds waited. Raises if it exits or times out."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}; see {self.log_path}"
+                )
+            if self.ready():
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_path}")
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the service's process group."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signum)
+
+    def stop(self, grace: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit code."""
+        if self.process is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.process.wait(timeout=5)
+
+
+def service_env(
+    name: str,
+    *,
+    broker_url: str,
+    port: int,
+    data_dir: Path,
+    topic_prefix: str = "",
+    flavor: str = "tansu",
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment for one service process on the embedded broker."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "MOODSTREAM_BROKER_URL": broker_url,
+            "MOODSTREAM_BROKER_FLAVOR": flavor,
+            "MOODSTREAM_TOPIC_PREFIX": topic_prefix,
+            "MOODSTREAM_DATA_DIR": str(data_dir),
+            f"{name.upper()}_WEB_PORT": str(port),
+            "OTEL_SERVICE_NAME": name,
+        }
+    )
+    env.update(extra or {})
+    return env

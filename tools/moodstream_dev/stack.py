@@ -1,0 +1,114 @@
+"""``make run``: the embedded broker plus the three services, with a demo stream.
+
+Starts Tansu on loopback, creates the topics, starts ingest, analyzer and aggregator
+as separate processes, waits until each is ready, posts a small demo stream, prints
+where to look, and on Ctrl-C (or SIGTERM) stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from moodstream_common import topics
+from moodstream_dev.broker import EmbeddedBroker, create_topics
+from moodstream_dev.demo import demo_events
+from moodstream_dev.processes import DEFAULT_PORTS, SERVICES, ServiceProcess, service_env
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--broker-port", type=int, default=9092)
+    parser.add_argument("--state", type=Path, default=Path("var"), help="state and logs folder")
+    parser.add_argument("--no-demo", action="store_true", help="do not post the demo stream")
+    parser.add_argument("--ready-timeout", type=float, default=120.0)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack in the foreground until interrupted."""
+    args = _parse(argv)
+    logs = args.state / "log"
+    stopping = False
+
+    def _request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    broker = EmbeddedBroker(port=args.broker_port, log_path=logs / "broker.log")
+    services = [
+        ServiceProcess(
+            name,
+            DEFAULT_PORTS[name],
+            service_env(
+                name,
+                broker_url=broker.url,
+                port=DEFAULT_PORTS[name],
+                data_dir=args.state / "state",
+            ),
+            logs / f"{name}.log",
+        )
+        for name in SERVICES
+    ]
+    try:
+        started = time.monotonic()
+        broker.start()
+        print(f"broker   ready at {broker.url}  ({time.monotonic() - started:.1f}s)", flush=True)
+        create_topics(broker.bootstrap, topics.ALL_TOPICS)
+        for service in services:
+            service.start()
+        for service in services:
+            waited = service.wait_ready(args.ready_timeout)
+            print(f"{service.name:<9}ready at {service.url}  ({waited:.1f}s)", flush=True)
+        if not args.no_demo:
+            _post_demo(services[0].url)
+        _print_where_to_look(services, logs)
+        while not stopping:
+            for service in services:
+                if service.process is not None and service.process.poll() is not None:
+                    print(f"{service.name} exited; see {service.log_path}", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping…", flush=True)
+        for service in reversed(services):
+            service.stop()
+        broker.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+def _post_demo(ingest_url: str) -> None:
+    events = demo_events()
+    response = httpx.post(f"{ingest_url}/v1/messages:batch", json=events, timeout=30)
+    response.raise_for_status()
+    print(f"demo     posted {response.json()['accepted']} events", flush=True)
+
+
+def _print_where_to_look(services: list[ServiceProcess], logs: Path) -> None:
+    ingest, _, aggregator = services
+    print(
+        f"""
+Moodstream is running.
+  dashboard        {aggregator.url}/dashboard
+  sentiment views  {aggregator.url}/v1/sentiment/seconds?last=60
+                   {aggregator.url}/v1/sentiment/minutes?last=30
+                   {aggregator.url}/v1/totals   {aggregator.url}/v1/hashtags
+  send a message   curl -XPOST {ingest.url}/v1/messages -d '{{"text": "I love it #demo"}}'
+  API document     {ingest.url}/openapi.json
+  logs             {logs}/
+Ctrl-C stops everything.""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
