@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import faust
 
@@ -12,5 +13,7 @@ def run_worker(app: faust.App) -> None:
     """Run ``app`` in this process until SIGTERM/SIGINT; log level from ``LOG_LEVEL``."""
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()
     logging.getLogger("moodstream").setLevel(loglevel.upper())
+    # Faust creates the app's folder but not its parents.
+    Path(app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator
 
 from faust import StreamT
 
-from moodstream_common.records import EVENT_DELETE, AggregateUpdate, ScoredMessage
-from moodstream_common.tracing import extract_context, tracer
 from moodstream_aggregator import queries, tables
 from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
 from moodstream_aggregator.contributions import (
@@ -28,6 +26,9 @@ from moodstream_aggregator.contributions import (
     deltas,
     window_start,
 )
+from moodstream_common.metrics import MESSAGES_IN
+from moodstream_common.records import EVENT_DELETE, AggregateUpdate, ScoredMessage
+from moodstream_common.tracing import extract_context, tracer
 
 log = logging.getLogger("moodstream.aggregator")
 
@@ -81,6 +82,7 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[bool]:
     """Apply each scored record to the tables; yields whether aggregates changed."""
     async for event in stream.events():
         record: ScoredMessage = event.value
+        MESSAGES_IN.labels("aggregator", event.message.topic).inc()
         parent = extract_context(event.message.headers)
         with tracer().start_as_current_span("moodstream.aggregator.apply", context=parent) as span:
             span.set_attribute("moodstream.message_id", record.id)
@@ -105,5 +107,7 @@ async def publish_changes() -> None:
         window = float(key) if kind in ("second", "minute", "hashtag_minute") else None
         await aggregates_topic.send(
             key=f"{kind}|{key}",
-            value=AggregateUpdate(kind=kind, key=key, value=value, window_start=window, updated_at=now),
+            value=AggregateUpdate(
+                kind=kind, key=key, value=value, window_start=window, updated_at=now
+            ),
         )

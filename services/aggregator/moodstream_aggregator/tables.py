@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from moodstream_common import topics
 from moodstream_aggregator.app import app
+from moodstream_common import topics
 
 PARTITIONS = topics.SCORED.partitions
 
@@ -23,7 +23,6 @@ messages = app.Table(
     default=None,
     partitions=PARTITIONS,
     key_type=str,
-    value_type=dict,
     help="message id -> current contribution or deletion marker",
 )
 aggregates = app.Table(
@@ -31,7 +30,6 @@ aggregates = app.Table(
     default=None,
     partitions=PARTITIONS,
     key_type=str,
-    value_type=dict,
     help="kind|partition|key -> partial counts",
 )
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from faust.web import Request, Response, View
 
-from moodstream_common.health import readiness
-
 from moodstream_aggregator import queries, tables
 from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import MINUTE, SECOND
+from moodstream_common.health import readiness
 
 MAX_WINDOWS = 3_600
 

@@ -11,23 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from faust import StreamT
 from opentelemetry import trace
 
-from moodstream_common.records import RawMessage
-from moodstream_common.tracing import extract_context, inject_headers, tracer
 from moodstream_analyzer.app import app, raw_topic, scored_topic, settings
 from moodstream_analyzer.model import SentimentModel, load_model
 from moodstream_analyzer.scoring import score_batch
+from moodstream_common.metrics import BATCH_SIZE, MESSAGES_IN, MESSAGES_OUT, MODEL_LATENCY
+from moodstream_common.records import RawMessage
+from moodstream_common.tracing import extract_context, inject_headers, tracer
 
 log = logging.getLogger("moodstream.analyzer")
+SERVICE = "analyzer"
 
 # One thread: torch parallelises inside a call; two calls at once would fight for cores.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 _model: SentimentModel | None = None
+
+
+def loaded_model() -> SentimentModel | None:
+    """The model if it has finished loading, else ``None``."""
+    return _model
 
 
 async def model() -> SentimentModel:
@@ -57,9 +65,13 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
         ]
         with tracer().start_as_current_span("moodstream.analyzer.batch", links=links) as span:
             span.set_attribute("moodstream.batch_size", len(records))
+            MESSAGES_IN.labels(SERVICE, raw_topic.get_topic_name()).inc(len(records))
+            BATCH_SIZE.labels(SERVICE).observe(len(records))
+            started = time.perf_counter()
             scored = await loop.run_in_executor(
                 _executor, score_batch, sentiment_model, records
             )
+            MODEL_LATENCY.labels(SERVICE).observe(time.perf_counter() - started)
         deliveries = []
         for event, record in zip(events, scored, strict=True):
             parent = extract_context(event.message.headers)
@@ -73,4 +85,5 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
                 )
         # Wait for the broker before the batch's offsets can be committed.
         await asyncio.gather(*deliveries)
+        MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(scored))
         yield len(records)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from moodstream_analyzer import settings as settings_module
 from moodstream_common import topics
 from moodstream_common.faust_app import make_app
 from moodstream_common.records import RawMessage, ScoredMessage
-from moodstream_analyzer import settings as settings_module
 
 settings = settings_module.load()
 app = make_app(

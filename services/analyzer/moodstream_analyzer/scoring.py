@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from moodstream_common.records import EVENT_UPDATE, LABEL_NEUTRAL, RawMessage, ScoredMessage
 from moodstream_analyzer.model import Prediction, SentimentModel
 from moodstream_analyzer.text import clean_for_scoring, extract_hashtags, extract_mentions
+from moodstream_common.records import EVENT_UPDATE, LABEL_NEUTRAL, RawMessage, ScoredMessage
 
 
 def score_batch(model: SentimentModel, records: Sequence[RawMessage]) -> list[ScoredMessage]:

@@ -1,4 +1,5 @@
-"""Analyzer HTTP endpoints: health and readiness (the model is loaded)."""
+"""Analyzer HTTP endpoints: ``/healthz``, ``/readyz`` (partitions held and model loaded),
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -6,13 +7,30 @@ from faust.web import Request, Response, View
 
 from moodstream_analyzer import agents
 from moodstream_analyzer.app import app
+from moodstream_common.health import readiness
+from moodstream_common.metrics import register_metrics_page
 
 
 @app.page("/healthz")
 class Health(View):
-    """Liveness and model readiness."""
+    """Liveness and whether the model is loaded."""
 
     async def get(self, request: Request) -> Response:
         """``{"status": "ok", "model_loaded": bool}``."""
-        loaded = agents._model is not None
+        loaded = agents.loaded_model() is not None
         return self.json({"status": "ok", "service": "analyzer", "model_loaded": loaded})
+
+
+@app.page("/readyz")
+class Ready(View):
+    """Readiness: partitions assigned, not rebalancing, model loaded."""
+
+    async def get(self, request: Request) -> Response:
+        """200 when ready to score, 503 otherwise; the body says why."""
+        state = readiness(app)
+        state["model_loaded"] = agents.loaded_model() is not None
+        state["ready"] = state["ready"] and state["model_loaded"]
+        return self.json({"service": "analyzer", **state}, status=200 if state["ready"] else 503)
+
+
+register_metrics_page(app, "analyzer")

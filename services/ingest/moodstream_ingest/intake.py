@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from moodstream_common.metrics import DEAD_LETTERS, MESSAGES_IN, MESSAGES_OUT
 from moodstream_common.tracing import inject_headers, tracer
 from moodstream_ingest.app import dead_letter_topic, raw_topic, settings
 from moodstream_ingest.normalize import Limits, Rejected, dead_letter, decode_json, normalize
@@ -47,6 +48,7 @@ async def accept_object(obj: object, *, original: bytes, source: str) -> Outcome
     means the message is durable in the topic.
     """
     received_at = time.time()
+    MESSAGES_IN.labels(SERVICE, source).inc()
     with tracer().start_as_current_span("moodstream.ingest.accept") as span:
         span.set_attribute("moodstream.source", source)
         try:
@@ -59,6 +61,7 @@ async def accept_object(obj: object, *, original: bytes, source: str) -> Outcome
         span.set_attribute("moodstream.event_type", record.type)
         delivery = await raw_topic.send(key=record.id, value=record, headers=inject_headers())
         await delivery
+        MESSAGES_OUT.labels(SERVICE, raw_topic.get_topic_name()).inc()
         return Outcome(True, message_id=record.id)
 
 
@@ -67,6 +70,7 @@ async def accept_body(body: bytes, *, source: str) -> Outcome:
     try:
         obj = decode_json(body, max_bytes=LIMITS.max_body_bytes)
     except Rejected as rejected:
+        MESSAGES_IN.labels(SERVICE, source).inc()
         await publish_dead_letter(body, rejected, source=source, received_at=time.time())
         return Outcome(False, reason=rejected.reason, detail=rejected.detail)
     return await accept_object(obj, original=body, source=source)
@@ -90,6 +94,7 @@ async def publish_dead_letter(
     )
     delivery = await dead_letter_topic.send(value=letter)
     await delivery
+    DEAD_LETTERS.labels(SERVICE, rejected.reason).inc()
 
 
 def _reencode(item: object) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 from faust.web import Request, Response, View
 
 from moodstream_common.health import readiness
-
+from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
 from moodstream_ingest.app import app, settings
 from moodstream_ingest.auth import authorized
@@ -139,3 +139,6 @@ class Ready(View):
         """200 when ready to process, 503 otherwise; the body says why."""
         state = readiness(app)
         return self.json({"service": "ingest", **state}, status=200 if state["ready"] else 503)
+
+
+register_metrics_page(app, "ingest")

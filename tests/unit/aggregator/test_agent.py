@@ -3,10 +3,10 @@ redelivery changes nothing, and rows are partial per source partition."""
 
 import pytest
 
-from moodstream_common.records import ScoredMessage
 from moodstream_aggregator import queries, tables
 from moodstream_aggregator.agents import aggregate
 from moodstream_aggregator.app import app
+from moodstream_common.records import ScoredMessage
 
 
 def scored(message_id, label="positive", score=0.5, event_time=1_751_808_915.2, **extra):

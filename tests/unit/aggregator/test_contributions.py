@@ -1,6 +1,5 @@
 """Pure retraction arithmetic: new - old, redelivery is a no-op."""
 
-from moodstream_common.records import ScoredMessage
 from moodstream_aggregator.contributions import (
     Contribution,
     apply_delta,
@@ -9,6 +8,7 @@ from moodstream_aggregator.contributions import (
     summarize,
     window_start,
 )
+from moodstream_common.records import ScoredMessage
 
 
 def scored(**fields):

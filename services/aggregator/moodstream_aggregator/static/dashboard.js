@@ -1,0 +1,322 @@
+/*
+ * Moodstream dashboard: polls the aggregator's JSON views about once a second and
+ * redraws in place (no page reload). Windows follow the newest event time seen.
+ *
+ * For tests and debugging, window.moodstreamDashboard holds
+ *   lastUpdate  epoch ms of the last successful refresh (null before the first)
+ *   updates     successful refreshes so far; errors: failed ones
+ *   lastError   message of the most recent failure (null once it recovers)
+ *   data        the last JSON answers: {seconds, minutes, hashtags, totals}
+ *   charts      the Chart.js instances: {seconds, minutes} (empty without Chart.js)
+ */
+(function () {
+  "use strict";
+
+  const POLL_MS = 1000;
+  const MAX_BACKOFF_MS = 5000;
+  const REQUEST_TIMEOUT_MS = 4000;
+  const TOP_HASHTAGS = 8;
+  const ENDPOINTS = {
+    seconds: "/v1/sentiment/seconds?last=60",
+    minutes: "/v1/sentiment/minutes?last=30",
+    hashtags: "/v1/hashtags/minute?n=" + TOP_HASHTAGS,
+    totals: "/v1/totals",
+  };
+  const COLORS = {
+    positive: "#2e9e5b",
+    neutral: "#9aa4b1",
+    negative: "#d6455d",
+    mean: "#3b6fd8",
+  };
+
+  const state = {
+    lastUpdate: null,
+    updates: 0,
+    errors: 0,
+    lastError: null,
+    data: {},
+    charts: {},
+  };
+  window.moodstreamDashboard = state;
+
+  const $ = (id) => document.getElementById(id);
+  const fmtInt = new Intl.NumberFormat("en-US");
+
+  // ---- charts -------------------------------------------------------------------------
+
+  function sentimentChart(canvas) {
+    const dataset = (label, color) => ({
+      type: "bar",
+      label: label,
+      data: [],
+      backgroundColor: color,
+      stack: "sentiment",
+      order: 1,
+      yAxisID: "y",
+      borderWidth: 0,
+    });
+    return new Chart(canvas, {
+      data: {
+        labels: [],
+        datasets: [
+          dataset("positive", COLORS.positive),
+          dataset("neutral", COLORS.neutral),
+          dataset("negative", COLORS.negative),
+          {
+            type: "line",
+            label: "mean score",
+            data: [],
+            borderColor: COLORS.mean,
+            backgroundColor: COLORS.mean,
+            yAxisID: "score",
+            order: 0, // drawn over the bars
+            // Small points so a lone window's mean (neighbours empty) still shows.
+            pointRadius: 1.5,
+            borderWidth: 2,
+            tension: 0.2,
+            spanGaps: false,
+          },
+        ],
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: {
+          legend: {
+            position: "top",
+            align: "end",
+            // Dataset order, not drawing order: positive, neutral, negative, mean.
+            labels: { boxWidth: 12, sort: (a, b) => a.datasetIndex - b.datasetIndex },
+          },
+          tooltip: {
+            callbacks: { title: (items) => (items.length ? items[0].label + " UTC" : "") },
+          },
+        },
+        scales: {
+          x: {
+            stacked: true,
+            grid: { display: false },
+            ticks: { autoSkip: true, maxRotation: 0, autoSkipPadding: 12 },
+          },
+          y: {
+            stacked: true,
+            beginAtZero: true,
+            grace: "8%",
+            title: { display: true, text: "messages" },
+            ticks: { precision: 0 },
+          },
+          score: {
+            position: "right",
+            min: -1,
+            max: 1,
+            title: { display: true, text: "mean score" },
+            grid: { drawOnChartArea: false },
+          },
+        },
+      },
+    });
+  }
+
+  function setupCharts() {
+    if (typeof window.Chart === "undefined") {
+      $("charts-unavailable").hidden = false;
+      return;
+    }
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    Chart.defaults.color = "#6b7785";
+    state.charts.seconds = sentimentChart($("chart-seconds"));
+    state.charts.minutes = sentimentChart($("chart-minutes"));
+  }
+
+  // "2025-07-06T13:35:15Z" -> "13:35:15" (seconds) or "13:35" (minutes), in UTC
+  // like the event times themselves.
+  function clock(iso, withSeconds) {
+    const time = iso.slice(11, 19);
+    return withSeconds ? time : time.slice(0, 5);
+  }
+
+  function drawSeries(name, answer, withSeconds) {
+    // Before the first message there is no event time, so no windows worth drawing.
+    const windows = answer.until ? answer.windows || [] : [];
+    document.querySelector('[data-empty-for="' + name + '"]').hidden = windows.length > 0;
+    const chart = state.charts[name];
+    if (!chart) return;
+    chart.data.labels = windows.map((w) => clock(w.window_start, withSeconds));
+    chart.data.datasets[0].data = windows.map((w) => w.positive);
+    chart.data.datasets[1].data = windows.map((w) => w.neutral);
+    chart.data.datasets[2].data = windows.map((w) => w.negative);
+    // No messages in a window means no mean, not a mean of 0: leave a gap.
+    chart.data.datasets[3].data = windows.map((w) => (w.total ? w.mean_score : null));
+    chart.update("none");
+  }
+
+  // ---- totals and hashtags ---------------------------------------------------------------
+
+  function share(part, total) {
+    return total ? Math.round((100 * part) / total) + "%" : "";
+  }
+
+  function drawTotals(totals) {
+    const el = $("totals");
+    const total = totals.total || 0;
+    el.dataset.positive = totals.positive;
+    el.dataset.neutral = totals.neutral;
+    el.dataset.negative = totals.negative;
+    el.dataset.total = total;
+    el.dataset.meanScore = totals.mean_score;
+    el.dataset.late = totals.late;
+    $("total-count").textContent = fmtInt.format(total);
+    for (const label of ["positive", "neutral", "negative"]) {
+      $(label + "-count").textContent = fmtInt.format(totals[label]);
+      $(label + "-share").textContent = share(totals[label], total);
+    }
+    $("mean-score").textContent = (totals.mean_score >= 0 ? "+" : "") +
+      Number(totals.mean_score || 0).toFixed(2);
+    $("late-count").textContent = fmtInt.format(totals.late || 0);
+    const mark = $("watermark");
+    mark.dataset.watermark = totals.watermark || "";
+    mark.textContent = totals.watermark
+      ? totals.watermark.slice(0, 19).replace("T", " ") + " UTC"
+      : "no events yet";
+  }
+
+  function drawHashtags(answer, hasEvents) {
+    const list = $("top-hashtags");
+    const top = answer.top || [];
+    // Before the first event the "newest minute" is the epoch: show no minute at all.
+    const minute = hasEvents ? answer.minute || "" : "";
+    list.dataset.minute = minute;
+    $("hashtag-minute").textContent = minute ? clock(minute, false) + " UTC" : "—";
+    const most = top.length ? top[0].count : 1;
+    const items = top.map((entry, index) => {
+      const li = document.createElement("li");
+      li.dataset.hashtag = entry.hashtag;
+      li.dataset.count = entry.count;
+      const rank = document.createElement("span");
+      rank.className = "rank";
+      rank.textContent = index + 1 + ".";
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "#" + entry.hashtag; // textContent: hashtags are user text
+      tag.title = tag.textContent;
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      const fill = document.createElement("span");
+      fill.style.width = Math.max(2, (100 * entry.count) / most) + "%";
+      bar.appendChild(fill);
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = fmtInt.format(entry.count);
+      li.append(rank, tag, bar, count);
+      return li;
+    });
+    if (!items.length) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = hasEvents ? "No hashtags in this minute" : "No hashtags yet";
+      items.push(empty);
+    }
+    list.replaceChildren(...items);
+  }
+
+  // ---- polling ---------------------------------------------------------------------------
+
+  async function getJSON(path) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    try {
+      const response = await fetch(path, {
+        cache: "no-store",
+        signal: controller.signal,
+        headers: { Accept: "application/json" },
+      });
+      if (!response.ok) {
+        throw new Error(path.split("?")[0] + " answered HTTP " + response.status);
+      }
+      return await response.json();
+    } catch (err) {
+      if (err.name === "AbortError") {
+        throw new Error(path.split("?")[0] + " did not answer within " +
+          REQUEST_TIMEOUT_MS / 1000 + " s");
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function showStatus(ok, message) {
+    const pill = $("connection-status");
+    const banner = $("connection-error");
+    if (ok) {
+      pill.dataset.state = "live";
+      pill.textContent = "Live";
+      banner.hidden = true;
+      banner.textContent = "";
+      return;
+    }
+    pill.dataset.state = "error";
+    pill.textContent = "Reconnecting…";
+    const since = state.lastUpdate
+      ? " Showing data from " + new Date(state.lastUpdate).toLocaleTimeString() + "."
+      : "";
+    banner.textContent = "Can't reach the aggregator right now (" + message +
+      "). Retrying automatically." + since;
+    banner.hidden = false;
+  }
+
+  async function refresh() {
+    const names = Object.keys(ENDPOINTS);
+    const answers = await Promise.all(names.map((name) => getJSON(ENDPOINTS[name])));
+    const data = {};
+    names.forEach((name, i) => { data[name] = answers[i]; });
+    drawTotals(data.totals);
+    drawHashtags(data.hashtags, Boolean(data.totals.watermark));
+    drawSeries("seconds", data.seconds, true);
+    drawSeries("minutes", data.minutes, false);
+    state.data = data;
+    state.lastUpdate = Date.now();
+    state.updates += 1;
+    state.lastError = null;
+    $("last-update").textContent = new Date(state.lastUpdate).toLocaleTimeString();
+  }
+
+  let failures = 0;
+
+  async function tick() {
+    try {
+      await refresh();
+      failures = 0;
+      showStatus(true);
+    } catch (err) {
+      failures += 1;
+      state.errors += 1;
+      state.lastError = String((err && err.message) || err);
+      // "Failed to fetch" is what the browser says when the server is down.
+      showStatus(false, state.lastError === "Failed to fetch"
+        ? "the server is not answering" : state.lastError);
+    }
+    // Back off gently while the server is away; one poll in flight at a time.
+    const delay = Math.min(POLL_MS * 2 ** Math.max(0, failures - 1), MAX_BACKOFF_MS);
+    setTimeout(tick, document.hidden ? Math.max(delay, MAX_BACKOFF_MS) : delay);
+  }
+
+  function start() {
+    try {
+      setupCharts();
+    } catch (err) {
+      // A broken chart must not stop the numbers from updating.
+      $("charts-unavailable").hidden = false;
+      console.error("chart setup failed", err);
+    }
+    tick();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,219 @@
+"""The dashboard in headless Chromium against the three real services: messages posted
+to ingest show up, without a page reload, in the rendered totals, the per-second chart's
+data and the top hashtags; a failing fetch is reported politely and recovers.
+
+Chromium is Debian's (/usr/bin/chromium, scripts/install_chromium.sh), driven by the
+``playwright`` package; ``playwright install`` is never run.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.helpers import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HASHTAG = "moodboard"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for the whole module."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/install_chromium.sh")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser: Browser):
+    """A fresh page that records console errors and every URL it requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.problems = []  # type: ignore[attr-defined]
+    page.requested = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("request", lambda r: page.requested.append(r.url))
+    yield page
+    context.close()
+
+
+def test_dashboard_renders_posted_messages_live(stack, page: Page):
+    ingest, aggregator = stack["ingest"].url, stack["aggregator"].url
+    before = _json(f"{aggregator}/v1/totals")
+    page.goto(f"{aggregator}/dashboard")
+    _wait_updates(page, 1)
+    # A reload would drop this marker: the page must update in place.
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    # Event times within one minute (the top-hashtags view shows the newest minute),
+    # across two seconds (two bars of the per-second chart), and in the past.
+    start = float(int(time.time()) // 60 * 60 - 40)
+    messages = [
+        ("dash_p1", start + 0.1, "I absolutely love this, wonderful! #moodboard #dashdemo"),
+        ("dash_p2", start + 0.3, "What a fantastic, amazing day, I love it #moodboard"),
+        ("dash_p3", start + 0.5, "Wonderful news, this is great and I am so happy #moodboard"),
+        ("dash_n1", start + 0.7, "This is awful, I hate it #moodboard"),
+        ("dash_n2", start + 1.2, "Terrible service, awful and disappointing, I hate it #moodboard"),
+    ]
+    for message_id, event_time, text in messages:
+        response = httpx.post(
+            f"{ingest}/v1/messages",
+            json={
+                "id": message_id,
+                "user_id": "u_dash",
+                "text": text,
+                "timestamp": event_time,
+                "type": "update",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 202, response.text
+
+    # What the aggregator holds for each message is what the page must show.
+    states = {
+        message_id: eventually(
+            lambda m=message_id: _json(f"{aggregator}/v1/messages/{m}"), timeout=60
+        )
+        for message_id, _, _ in messages
+    }
+    assert states["dash_p1"]["label"] == "positive"
+    assert states["dash_n1"]["label"] == "negative"
+    expected = {label: before[label] for label in ("positive", "neutral", "negative")}
+    for state in states.values():
+        expected[state["label"]] += 1
+    want_total = before["total"] + len(messages)
+
+    page.wait_for_function(
+        "(total) => Number(document.getElementById('totals').dataset.total) === total",
+        arg=want_total,
+        timeout=30_000,
+    )
+    first, second = _clock(start), _clock(start + 1)
+    page.wait_for_function(
+        "(label) => { const c = window.moodstreamDashboard.charts.seconds;"
+        " return c && c.data.labels.includes(label); }",
+        arg=second,
+        timeout=30_000,
+    )
+    _wait_updates(page, window_state(page)["updates"] + 1)  # one full redraw after both
+
+    totals = page.eval_on_selector("#totals", "e => ({...e.dataset})")
+    assert int(totals["total"]) == want_total
+    for label in ("positive", "neutral", "negative"):
+        assert int(totals[label]) == expected[label], label
+    assert page.inner_text("#total-count") == f"{want_total:,}"
+    assert page.inner_text("#positive-count") == f"{expected['positive']:,}"
+    assert page.inner_text("#negative-count") == f"{expected['negative']:,}"
+    served = _json(f"{aggregator}/v1/totals")
+    assert page.inner_text("#late-count") == str(served["late"])
+    assert page.inner_text("#mean-score") == f"{served['mean_score']:+.2f}"
+    assert page.get_attribute("#watermark", "data-watermark") == served["watermark"]
+
+    # The per-second chart's data: one stacked bar per second, by label.
+    chart = page.evaluate(
+        "() => { const c = window.moodstreamDashboard.charts.seconds;"
+        " return {labels: c.data.labels,"
+        "         series: Object.fromEntries(c.data.datasets.map(d => [d.label, d.data]))}; }"
+    )
+    assert len(chart["labels"]) == 60 and chart["labels"][-1] == second
+    per_second = {first: ["dash_p1", "dash_p2", "dash_p3", "dash_n1"], second: ["dash_n2"]}
+    for clock, ids in per_second.items():
+        at = chart["labels"].index(clock)
+        for label in ("positive", "neutral", "negative"):
+            want = sum(1 for m in ids if states[m]["label"] == label)
+            assert chart["series"][label][at] == want, (clock, label)
+        assert chart["series"]["mean score"][at] is not None
+
+    # Top hashtags of the newest minute, rendered as list items with data attributes.
+    item = page.locator(f'#top-hashtags li[data-hashtag="{HASHTAG}"]')
+    assert item.get_attribute("data-count") == str(len(messages))
+    assert f"#{HASHTAG}" in item.inner_text()
+    assert (
+        page.locator('#top-hashtags li[data-hashtag="dashdemo"]').get_attribute("data-count") == "1"
+    )
+
+    assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded"
+    assert page.get_attribute("#connection-status", "data-state") == "live"
+    assert page.is_hidden("#connection-error")
+    assert page.is_hidden("#charts-unavailable"), "Chart.js not vendored or failed to load"
+    origin = urlsplit(aggregator).netloc
+    fetched = {urlsplit(url).netloc for url in page.requested if url.startswith("http")}
+    assert fetched == {origin}, "the page loaded something from elsewhere"
+    assert page.problems == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+
+def test_dashboard_reports_a_failing_fetch_and_recovers(stack, page: Page):
+    aggregator = stack["aggregator"].url
+    page.goto(f"{aggregator}/dashboard")
+    _wait_updates(page, 1)
+    page.route("**/v1/totals", lambda route: route.abort("connectionrefused"))
+    page.wait_for_function(
+        "() => document.getElementById('connection-status').dataset.state === 'error'",
+        timeout=15_000,
+    )
+    banner = page.inner_text("#connection-error")
+    assert page.is_visible("#connection-error")
+    assert "Can't reach the aggregator" in banner and "Retrying automatically" in banner
+    assert page.inner_text("#total-count") != ""  # the last data stays on screen
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-error.png"))
+
+    page.unroute("**/v1/totals")
+    updates = window_state(page)["updates"]
+    _wait_updates(page, updates + 1, timeout=15_000)
+    assert page.get_attribute("#connection-status", "data-state") == "live"
+    assert page.is_hidden("#connection-error")
+
+
+def window_state(page: Page) -> dict:
+    """The dashboard's counters (``window.moodstreamDashboard``, without the charts)."""
+    return page.evaluate(
+        "() => { const s = window.moodstreamDashboard;"
+        " return {updates: s.updates, errors: s.errors, lastUpdate: s.lastUpdate}; }"
+    )
+
+
+def _wait_updates(page: Page, count: int, timeout: float = 20_000) -> None:
+    page.wait_for_function(
+        "(n) => window.moodstreamDashboard && window.moodstreamDashboard.updates >= n",
+        arg=count,
+        timeout=timeout,
+    )
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%H:%M:%S")
+
+
+def _json(url: str):
+    response = httpx.get(url, timeout=5)
+    return response.json() if response.status_code == 200 else None

@@ -1,0 +1,62 @@
+"""A message posted over HTTP travels ingest -> analyzer -> aggregator through real
+topics on the embedded broker, scored by the real model, and shows in the views."""
+
+import httpx
+import pytest
+
+from tests.helpers import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+def test_message_flows_through_all_three_services(stack):
+    ingest, aggregator = stack["ingest"].url, stack["aggregator"].url
+    posted = httpx.post(
+        f"{ingest}/v1/messages",
+        json={"id": "e2e_1", "user_id": "u_e2e", "text": "I absolutely love this, wonderful! #e2e",
+              "timestamp": "2025-07-06T13:35:15.598473", "type": "update"},
+        timeout=10,
+    )
+    assert posted.status_code == 202, posted.text
+    assert posted.json() == {"status": "accepted", "id": "e2e_1"}
+
+    state = eventually(lambda: _json(f"{aggregator}/v1/messages/e2e_1"), timeout=60)
+    assert state["label"] == "positive"
+    assert state["user_id"] == "u_e2e"
+    assert "e2e" in state["hashtags"]
+
+    minute = _json(f"{aggregator}/v1/hashtags/minute?minute=1751808915")
+    assert minute["top"] == [{"hashtag": "e2e", "count": 1}]
+    seconds = _json(f"{aggregator}/v1/sentiment/seconds?last=5")
+    assert seconds["windows"][-1]["window_start"] == "2025-07-06T13:35:15Z"
+    assert seconds["windows"][-1]["positive"] == 1
+
+
+def test_update_replaces_and_delete_retracts_end_to_end(stack):
+    ingest, aggregator = stack["ingest"].url, stack["aggregator"].url
+    user = "u_retract"
+
+    def post(event):
+        response = httpx.post(f"{ingest}/v1/messages", json=event, timeout=10)
+        assert response.status_code == 202, response.text
+
+    post({"id": "e2e_r", "user_id": user, "text": "This is wonderful, I love it", "type": "update",
+          "timestamp": 1751808000})
+    eventually(lambda: _user(aggregator, user)["positive"] == 1 or None, timeout=60)
+    post({"id": "e2e_r", "user_id": user, "text": "This is awful, I hate it", "type": "update",
+          "timestamp": 1751808000})
+    view = eventually(lambda: (v := _user(aggregator, user))["negative"] == 1 and v, timeout=60)
+    assert view["positive"] == 0 and view["total"] == 1
+    post({"id": "e2e_r", "type": "delete"})
+    view = eventually(lambda: (v := _user(aggregator, user))["total"] == 0 and v, timeout=60)
+    assert view["negative"] == 0
+    assert _json(f"{aggregator}/v1/messages/e2e_r")["deleted"] is True
+
+
+def _user(base, user):
+    return httpx.get(f"{base}/v1/users/{user}", timeout=5).json()
+
+
+def _json(url):
+    response = httpx.get(url, timeout=5)
+    return response.json() if response.status_code == 200 else None

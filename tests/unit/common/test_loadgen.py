@@ -1,0 +1,49 @@
+"""The load generator's event stream: deterministic, right mix, deletes of earlier ids."""
+
+from moodstream_dev.loadgen import LoadConfig, expected_live, generate, load_config
+
+
+def test_same_seed_same_events():
+    config = LoadConfig(count=300, seed=3)
+    strip = lambda events: [{k: v for k, v in e.items() if k != "timestamp"} for e in events]  # noqa: E731
+    assert strip(generate(config)) == strip(generate(config))
+
+
+def test_update_ratio_and_deletes_target_earlier_ids():
+    config = LoadConfig(count=4_000, update_ratio=0.75, seed=1)
+    seen: set[str] = set()
+    deletes = 0
+    for event in generate(config):
+        if event["type"] == "delete":
+            deletes += 1
+            assert event["id"] in seen
+        else:
+            assert event["text"]
+            seen.add(event["id"])
+    assert 0.2 < deletes / config.count < 0.3
+
+
+def test_expected_live_matches_replaying_the_events():
+    config = LoadConfig(count=1_000, seed=5)
+    live: set[str] = set()
+    for event in generate(config):
+        (live.discard if event["type"] == "delete" else live.add)(event["id"])
+    assert expected_live(config) == len(live) > 0
+
+
+def test_yaml_config_and_flag_overrides(tmp_path):
+    path = tmp_path / "load.yaml"
+    path.write_text("count: 50\nrate: 10\nvia: topic\n")
+    config = load_config(path, {"rate": 99, "seed": None})
+    assert (config.count, config.rate, config.via, config.seed) == (50, 99, "topic", 7)
+
+
+def test_unknown_yaml_setting_is_an_error(tmp_path):
+    path = tmp_path / "load.yaml"
+    path.write_text("cout: 50\n")
+    try:
+        load_config(path, {})
+    except ValueError as exc:
+        assert "cout" in str(exc)
+    else:
+        raise AssertionError("unknown key accepted")
