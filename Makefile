@@ -45,3 +45,12 @@ bench: install model ## Run the benchmarks; results in bench/results/*.json
 
 clean: ## Remove local state (RocksDB stores, logs); keeps .venv and models
 	rm -rf var test-artifacts
+
+up: ## Build the images and start the Docker stack on Redpanda (needs infra/.env)
+	docker compose -f infra/compose.yaml up -d --build
+
+down: ## Stop the Docker stack (volumes kept)
+	docker compose -f infra/compose.yaml down
+
+logs: ## Follow the Docker stack's logs
+	docker compose -f infra/compose.yaml logs -f --tail=100

