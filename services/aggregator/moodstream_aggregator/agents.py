@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from faust import StreamT
@@ -26,6 +27,7 @@ from moodstream_aggregator.contributions import (
     deltas,
     window_start,
 )
+from moodstream_aggregator.retention import RetentionIndex
 from moodstream_common.metrics import MESSAGES_IN
 from moodstream_common.records import EVENT_DELETE, AggregateUpdate, ScoredMessage
 from moodstream_common.tracing import extract_context, tracer
@@ -35,6 +37,12 @@ log = logging.getLogger("moodstream.aggregator")
 # (kind, key) rows changed since the last publish; in memory only, since a lost
 # publish is repaired by the next change or replay.
 _dirty: set[tuple[str, str]] = set()
+_retention = RetentionIndex(
+    second_retention=settings.second_windows_retained,
+    minute_retention=settings.minute_windows_retained * MINUTE,
+    message_retention=settings.message_retention_seconds,
+)
+_last_expiry: dict[int, float] = defaultdict(float)
 
 
 def apply_record(record: ScoredMessage, partition: int) -> bool:
@@ -48,8 +56,10 @@ def apply_record(record: ScoredMessage, partition: int) -> bool:
     new = contribution_of(record)
     if record.type == EVENT_DELETE:
         tables.messages[record.id] = {"deleted": True, "deleted_at": record.event_time}
+        _retention.note_message(partition, record.id, old.event_time if old else record.event_time)
     elif new is not None and new != old:
         tables.messages[record.id] = new.to_json()
+        _retention.note_message(partition, record.id, new.event_time)
     changed = False
     for delta in deltas(old, new):
         key = tables.row_key(delta.kind, partition, delta.key)
@@ -59,6 +69,7 @@ def apply_record(record: ScoredMessage, partition: int) -> bool:
         elif key in tables.aggregates:
             del tables.aggregates[key]
         _dirty.add((delta.kind, delta.key))
+        _retention.note_row(partition, delta.kind, delta.key)
         changed = True
     if new is not None and new != old:
         _track_event_time(new.event_time, partition)
@@ -77,6 +88,49 @@ def _track_event_time(event_time: float, partition: int) -> None:
         tables.aggregates[late_key] = {"late": late + 1}
 
 
+def expire(partition: int) -> int:
+    """Delete ``partition``'s windows and messages past retention; returns rows deleted.
+
+    Runs inside the agent (tables can only change while processing an event of the
+    partition whose changelog records the change), at most every
+    ``expiry_interval_seconds`` per partition.
+    """
+    now = time.monotonic()
+    if now - _last_expiry[partition] < settings.expiry_interval_seconds:
+        return 0
+    _last_expiry[partition] = now
+    if not _retention.scanned:
+        _retention.scan(
+            (key for key in tables.aggregates.keys()),
+            (
+                (message_id, tables.partition_of(message_id), _time_of(state))
+                for message_id, state in tables.messages.items()
+                if state
+            ),
+        )
+    mark = (tables.aggregates.get(tables.row_key("watermark", partition, "all")) or {}).get(
+        "event_time", 0.0
+    )
+    deleted = 0
+    for kind, start in _retention.expired_rows(partition, mark):
+        key = tables.row_key(kind, partition, str(start))
+        if key in tables.aggregates:
+            del tables.aggregates[key]
+            deleted += 1
+    for message_id in _retention.expired_messages(partition, mark):
+        state = tables.messages.get(message_id)
+        # Only if it was not updated to a newer time since it was indexed.
+        if state is not None and _time_of(state) < mark - settings.message_retention_seconds:
+            del tables.messages[message_id]
+            deleted += 1
+    return deleted
+
+
+def _time_of(state: dict[str, object]) -> float:
+    value = state.get("event_time", state.get("deleted_at", 0.0))
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 @app.agent(scored_topic, concurrency=1)
 async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[bool]:
     """Apply each scored record to the tables; yields whether aggregates changed."""
@@ -88,6 +142,7 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[bool]:
             span.set_attribute("moodstream.message_id", record.id)
             changed = apply_record(record, event.message.partition)
             span.set_attribute("moodstream.changed", changed)
+        expire(event.message.partition)
         yield changed
 
 

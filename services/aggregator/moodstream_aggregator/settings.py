@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     minute_windows_retained: int = Field(
         default=1_440, description="Per-minute windows kept behind the newest event time."
     )
+    message_retention_seconds: float = Field(
+        default=86_400.0,
+        description="Per-message state kept this long behind the newest event time; an "
+        "update of an older message counts as new (its old contribution has expired too).",
+    )
+    expiry_interval_seconds: float = Field(
+        default=10.0, description="How often each partition's expired rows are deleted."
+    )
     store: str = Field(
         default="rocksdb://", description="Table store: rocksdb:// (production) or memory://."
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
 from moodstream_aggregator.app import app
 from moodstream_common import topics
 
@@ -37,6 +39,15 @@ aggregates = app.Table(
 def row_key(kind: str, partition: int, key: str) -> str:
     """Key of one partial row in ``aggregates``."""
     return f"{kind}|{partition}|{key}"
+
+
+def partition_of(message_id: str) -> int:
+    """Partition of ``scored`` (and so of ``messages``) that holds ``message_id``.
+
+    The same murmur2 hash as the producers' default partitioner (Kafka's Java client
+    uses it too), over the UTF-8 key bytes.
+    """
+    return (murmur2(message_id.encode()) & 0x7FFFFFFF) % PARTITIONS
 
 
 def partials(kind: str, key: str) -> list[dict[str, Any]]:

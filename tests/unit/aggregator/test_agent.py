@@ -66,3 +66,31 @@ async def test_late_record_is_counted_and_reported(agent):
     await agent.put(scored("old", event_time=100.0), key="old", partition=0)
     assert totals()["total"] == 2
     assert queries.late_count() == 1
+
+
+async def test_old_windows_and_messages_expire(agent, monkeypatch):
+    from moodstream_aggregator import agents
+
+    monkeypatch.setattr(agents.settings, "expiry_interval_seconds", 0.0)
+    monkeypatch.setattr(agents._retention, "second_retention", 10)
+    monkeypatch.setattr(agents._retention, "minute_retention", 120)
+    monkeypatch.setattr(agents._retention, "message_retention", 300)
+    monkeypatch.setattr(agents.settings, "message_retention_seconds", 300)
+    await agent.put(scored("old", event_time=1_000.0), key="old", partition=2)
+    assert queries.series(1, 1, until=1_000.0)["windows"][0]["total"] == 1
+    await agent.put(scored("new", event_time=2_000.0), key="new", partition=2)
+    # The old second and minute windows and the old message are gone; totals stay.
+    assert queries.series(1, 1, until=1_000.0)["windows"][0]["total"] == 0
+    assert queries.series(60, 1, until=1_000.0)["windows"][0]["total"] == 0
+    assert tables.messages.get("old") is None
+    assert tables.messages.get("new") is not None
+    assert totals()["total"] == 2
+
+
+def test_partition_of_matches_the_producer_partitioner():
+    from aiokafka.partitioner import DefaultPartitioner
+
+    partitioner = DefaultPartitioner()
+    for message_id in ("msg_1", "msg_158", "ü", "lg_99999"):
+        expected = partitioner(message_id.encode(), list(range(4)), list(range(4)))
+        assert tables.partition_of(message_id) == expected

@@ -1,4 +1,4 @@
-"""Fixtures for tests against the real embedded broker (Tansu, in-memory storage).
+"""Shared fixtures: the real embedded broker (Tansu, in-memory storage), one per session.
 
 One broker serves the whole test session; each test isolates itself with its own
 topic prefix (and so its own topics and consumer groups).
