@@ -14,5 +14,11 @@ echo "==> installing CPU torch"
 "${PIP[@]}" install "torch==2.13.0"
 echo "==> installing pinned dependencies (requirements.lock)"
 "${PIP[@]}" install -r requirements.lock
+echo "==> vendoring the dashboard's charting library (npm)"
+bash scripts/vendor_dashboard.sh
+if [ "${MOODSTREAM_SKIP_CHROMIUM:-0}" != "1" ]; then
+  echo "==> headless Chromium for the dashboard tests (Debian package)"
+  bash scripts/install_chromium.sh
+fi
 echo "==> installing moodstream (editable)"
 "${PIP[@]}" install --no-deps -e .

@@ -19,3 +19,32 @@ def eventually(probe: Callable[[], T | None], *, timeout: float, interval: float
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def group_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float) -> None:
+    """Wait until ``group`` has committed the end offset of every partition of ``topic``."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from moodstream_common import broker_compat
+    from moodstream_dev.replay import partitions_of
+
+    broker_compat.apply("tansu")  # true end offsets on the embedded broker
+
+    async def _lag() -> int:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+            fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            committed = [(await consumer.committed(tp)) or 0 for tp in tps]
+            return sum(ends[tp] - offset for tp, offset in zip(tps, committed, strict=True))
+        finally:
+            await consumer.stop()
+
+    eventually(lambda: asyncio.run(_lag()) == 0 or None, timeout=timeout, interval=0.5)

@@ -16,9 +16,15 @@ MODEL_PATH = Path(os.environ.get("ANALYZER_MODEL_PATH", "models/sentiment-flair-
 
 
 @pytest.fixture(scope="module")
-def stack(broker, tmp_path_factory):
+def stack_prefix():
+    """Topic and group prefix of this module's stack."""
+    return f"e2e{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture(scope="module")
+def stack(broker, tmp_path_factory, stack_prefix):
     """ingest, analyzer and aggregator started on unique topics; stopped afterwards."""
-    prefix = f"e2e{uuid.uuid4().hex[:8]}-"
+    prefix = stack_prefix
     state = tmp_path_factory.mktemp("stack")
     create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
     services = {}

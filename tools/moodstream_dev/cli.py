@@ -43,11 +43,12 @@ SOURCE_TOPIC = {"ingest": "events", "analyzer": "raw", "aggregator": "scored"}
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from moodstream_common import topics
+    from moodstream_common import broker_compat, topics
     from moodstream_common.settings import BrokerSettings
     from moodstream_dev import replay
 
     settings = BrokerSettings()
+    broker_compat.apply(settings.broker_flavor)
     bootstrap = args.bootstrap or settings.bootstrap_servers
     group = settings.app_id(args.service)
     base = args.topic or SOURCE_TOPIC[args.service]

@@ -92,7 +92,7 @@ async def plan(bootstrap: str, group: str, topic: str, start_at: str) -> ReplayP
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+        partitions = await partitions_of(consumer, topic)
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         begin = await consumer.beginning_offsets(tps)
@@ -119,25 +119,19 @@ async def plan(bootstrap: str, group: str, topic: str, start_at: str) -> ReplayP
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001  first lookup of a topic
-    partitions = consumer.partitions_for_topic(topic)
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """Partition numbers of ``topic`` (asks the broker; the consumer need not subscribe)."""
+    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001  no public call
+    partitions = metadata.partitions_for_topic(topic)
     if not partitions:
         raise ReplayError(f"topic {topic!r} does not exist")
     return set(partitions)
 
 
 async def _end_offsets(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[int, int]:
-    """End offsets from the fetch high watermark, which every broker reports correctly."""
-    ends: dict[int, int] = {}
-    for tp in tps:
-        consumer.seek_to_end(tp)
-        ends[tp.partition] = await consumer.position(tp)
+    """End offsets (on the embedded broker, correct once broker_compat is applied)."""
     listed = await consumer.end_offsets(tps)
-    for tp in tps:
-        # ListOffsets(LATEST) can be too small on the embedded broker; never go below it.
-        ends[tp.partition] = max(ends[tp.partition], listed[tp])
-    return ends
+    return {tp.partition: listed[tp] for tp in tps}
 
 
 async def ensure_group_stopped(bootstrap: str, group: str) -> None:
@@ -164,9 +158,9 @@ async def commit(bootstrap: str, replay: ReplayPlan) -> None:
     )
     await consumer.start()
     try:
-        await consumer.commit(
-            {TopicPartition(replay.topic, p): offset for p, offset in replay.start.items()}
-        )
+        offsets = {TopicPartition(replay.topic, p): offset for p, offset in replay.start.items()}
+        consumer.assign(list(offsets))  # aiokafka commits only for assigned partitions
+        await consumer.commit(offsets)
     finally:
         await consumer.stop()
 
@@ -180,6 +174,7 @@ async def follow(bootstrap: str, replay: ReplayPlan, timeout: float) -> int:
     done = 0
     try:
         tps = [TopicPartition(replay.topic, p) for p in replay.start]
+        consumer.assign(tps)
         deadline = time.monotonic() + timeout
         with tqdm(total=replay.records, unit="rec", desc=f"replay {replay.topic}") as bar:
             while time.monotonic() < deadline:

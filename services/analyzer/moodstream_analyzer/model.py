@@ -12,6 +12,7 @@ import json
 import math
 import os
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,14 @@ METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.pt"
 LABEL_TYPE = "sentiment"
 """The flair label type the classifier was trained on."""
+SYMBOL_NAMES = "symbol-names-v1"
+"""``input_transform`` of models trained on :func:`name_symbols` output."""
+
+# Unicode's names for a few common emoji read as the opposite of what people mean.
+_SYMBOL_NAMES = {"\u2764": "red heart", "\u2665": "heart"}
+# Presentation selectors, ZWJ, keycap, skin tones and tag characters only shape how an
+# emoji looks; without the emoji's own name next to them they are noise.
+_SYMBOL_SHAPERS = {"\ufe0e", "\ufe0f", "\u200d", "\u20e3"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +156,29 @@ def prediction_from_probabilities(probabilities: dict[str, float]) -> Prediction
     return Prediction(label=label, score=max(-1.0, min(1.0, score)), confidence=probs[label])
 
 
+def name_symbols(text: str) -> str:
+    """``text`` with each symbol (emoji, dingbat: category ``So``) replaced by its
+    Unicode name in words, e.g. "landed 😍" -> "landed smiling face with heart-shaped
+    eyes".
+
+    The encoder's vocabulary has no emoji (each would be ``[UNK]``), yet in short
+    messages they often carry the sentiment; their names are words it knows.
+    """
+    if text.isascii():
+        return text
+    parts: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _SYMBOL_SHAPERS or 0x1F3FB <= code <= 0x1F3FF or 0xE0000 <= code <= 0xE007F:
+            parts.append(" ")
+        elif unicodedata.category(ch) == "So":
+            name = _SYMBOL_NAMES.get(ch) or unicodedata.name(ch, "").lower()
+            parts.append(f" {name} " if name else " ")
+        else:
+            parts.append(ch)
+    return " ".join("".join(parts).split())
+
+
 def use_offline_hub() -> None:
     """Forbid Hugging Face hub downloads in this process: models come from disk only."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -194,11 +226,12 @@ class FlairSentimentModel:
                 return
             use_offline_hub()
             weights = self.path / self.metadata.weights
-            if self.metadata.weights_sha256 and sha256_file(weights) != self.metadata.weights_sha256:
+            expected = self.metadata.weights_sha256
+            if expected and sha256_file(weights) != expected:
                 raise ValueError(f"{weights} does not match the SHA-256 in {METADATA_FILE}")
-            import flair  # noqa: PLC0415  # heavy import, only when a model is used
-            import torch  # noqa: PLC0415
-            from flair.models import TextClassifier  # noqa: PLC0415
+            import flair  # heavy: imported only when a model is used
+            import torch
+            from flair.models import TextClassifier
 
             if self.torch_threads > 0:
                 torch.set_num_threads(self.torch_threads)
@@ -218,8 +251,10 @@ class FlairSentimentModel:
         """
         if self._classifier is None:
             raise RuntimeError("model not loaded: call load() first")
-        from flair.data import Sentence  # noqa: PLC0415
+        from flair.data import Sentence
 
+        if self.metadata.extra.get("input_transform") == SYMBOL_NAMES:
+            texts = [name_symbols(text) for text in texts]
         sentences = [Sentence(text) if text.strip() else None for text in texts]
         to_predict = [s for s in sentences if s is not None and len(s) > 0]
         with self._lock:

@@ -1,7 +1,9 @@
 """One intake path for both doors (HTTP and the input topic).
 
-Every input ends in exactly one place: a ``raw`` record or a dead letter. Callers
-get an :class:`Outcome` per item to report back (HTTP) or count (topic).
+Every input ends in exactly one place: a ``raw`` record or a dead letter. Items are
+validated first, then *sent in input order* and only then awaited together, so two
+events of one message in one batch keep their order in the partition while the
+broker round trips overlap.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from moodstream_common.metrics import DEAD_LETTERS, MESSAGES_IN, MESSAGES_OUT
+from moodstream_common.records import DeadLetter, RawMessage
 from moodstream_common.tracing import inject_headers, tracer
 from moodstream_ingest.app import dead_letter_topic, raw_topic, settings
 from moodstream_ingest.normalize import Limits, Rejected, dead_letter, decode_json, normalize
@@ -41,65 +45,79 @@ class Outcome:
         return {"status": "rejected", "reason": self.reason, "detail": self.detail}
 
 
-async def accept_object(obj: object, *, original: bytes, source: str) -> Outcome:
-    """Normalize one decoded JSON value and publish it to ``raw`` or dead letters.
+@dataclass(frozen=True)
+class Item:
+    """One input: either already-decoded JSON (``value``) or raw bytes to decode."""
 
-    Returns once the broker has acknowledged the record, so an ``accepted`` answer
+    original: bytes
+    value: object = None
+    decoded: bool = False
+
+
+def item_from_body(body: bytes) -> Item:
+    """An input that arrived as bytes (HTTP body, topic record)."""
+    return Item(original=body)
+
+
+def item_from_value(value: object) -> Item:
+    """An input already decoded (an element of a batch request)."""
+    return Item(original=_reencode(value), value=value, decoded=True)
+
+
+def _validate(item: Item, *, source: str, received_at: float) -> RawMessage | DeadLetter:
+    try:
+        value = (
+            item.value
+            if item.decoded
+            else decode_json(item.original, max_bytes=LIMITS.max_body_bytes)
+        )
+        return normalize(value, received_at=received_at, source=source, limits=LIMITS)
+    except Rejected as rejected:
+        return dead_letter(
+            item.original, rejected, source=source, service=SERVICE, received_at=received_at
+        )
+
+
+async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
+    """Validate ``items``, publish each to ``raw`` or dead letters, in order.
+
+    Returns once the broker has acknowledged every record, so an ``accepted`` answer
     means the message is durable in the topic.
     """
     received_at = time.time()
-    MESSAGES_IN.labels(SERVICE, source).inc()
-    with tracer().start_as_current_span("moodstream.ingest.accept") as span:
-        span.set_attribute("moodstream.source", source)
-        try:
-            record = normalize(obj, received_at=received_at, source=source, limits=LIMITS)
-        except Rejected as rejected:
-            span.set_attribute("moodstream.rejected", rejected.reason)
-            await publish_dead_letter(original, rejected, source=source, received_at=received_at)
-            return Outcome(False, reason=rejected.reason, detail=rejected.detail)
+    MESSAGES_IN.labels(SERVICE, source).inc(len(items))
+    deliveries = []
+    outcomes = []
+    with tracer().start_as_current_span("moodstream.ingest.accept") as batch_span:
+        batch_span.set_attribute("moodstream.source", source)
+        batch_span.set_attribute("moodstream.batch_size", len(items))
+        for item in items:
+            result = _validate(item, source=source, received_at=received_at)
+            if isinstance(result, RawMessage):
+                deliveries.append(await _send_raw(result))
+                outcomes.append(Outcome(True, message_id=result.id))
+            else:
+                deliveries.append(await dead_letter_topic.send(value=result))
+                DEAD_LETTERS.labels(SERVICE, result.reason).inc()
+                outcomes.append(Outcome(False, reason=result.reason, detail=result.detail))
+        await asyncio.gather(*deliveries)
+    MESSAGES_OUT.labels(SERVICE, raw_topic.get_topic_name()).inc(
+        sum(1 for outcome in outcomes if outcome.accepted)
+    )
+    return outcomes
+
+
+async def _send_raw(record: RawMessage) -> asyncio.Future[Any]:
+    """Send one record to ``raw`` under a span of its own; returns the delivery future."""
+    with tracer().start_as_current_span("moodstream.ingest.message") as span:
         span.set_attribute("moodstream.message_id", record.id)
         span.set_attribute("moodstream.event_type", record.type)
-        delivery = await raw_topic.send(key=record.id, value=record, headers=inject_headers())
-        await delivery
-        MESSAGES_OUT.labels(SERVICE, raw_topic.get_topic_name()).inc()
-        return Outcome(True, message_id=record.id)
+        return await raw_topic.send(key=record.id, value=record, headers=inject_headers())
 
 
-async def accept_body(body: bytes, *, source: str) -> Outcome:
-    """Decode one JSON body and accept it (see :func:`accept_object`)."""
-    try:
-        obj = decode_json(body, max_bytes=LIMITS.max_body_bytes)
-    except Rejected as rejected:
-        MESSAGES_IN.labels(SERVICE, source).inc()
-        await publish_dead_letter(body, rejected, source=source, received_at=time.time())
-        return Outcome(False, reason=rejected.reason, detail=rejected.detail)
-    return await accept_object(obj, original=body, source=source)
-
-
-async def accept_many(items: list[object], *, source: str) -> list[Outcome]:
-    """Accept a batch concurrently; results keep the input order."""
-    return list(
-        await asyncio.gather(
-            *(accept_object(item, original=_reencode(item), source=source) for item in items)
-        )
-    )
-
-
-async def publish_dead_letter(
-    original: bytes, rejected: Rejected, *, source: str, received_at: float
-) -> None:
-    """Write a rejected input, its reason and its original bytes to the dead-letter topic."""
-    letter = dead_letter(
-        original, rejected, source=source, service=SERVICE, received_at=received_at
-    )
-    delivery = await dead_letter_topic.send(value=letter)
-    await delivery
-    DEAD_LETTERS.labels(SERVICE, rejected.reason).inc()
-
-
-def _reencode(item: object) -> bytes:
+def _reencode(value: object) -> bytes:
     # Items of a batch arrive already parsed; keep a faithful copy for dead letters.
     try:
-        return json.dumps(item, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError):
-        return repr(item).encode("utf-8", "backslashreplace")
+        return repr(value).encode("utf-8", "backslashreplace")

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, description="Largest accepted HTTP body.")
     max_text_chars: int = Field(default=10_000, description="Longest accepted message text.")
     max_batch_items: int = Field(default=1_000, description="Most items in one batch request.")
+    topic_batch_size: int = Field(
+        default=500, description="Most input-topic events validated and sent as one batch."
+    )
     api_token: SecretStr = Field(
         default=SecretStr(""),
         description="Bearer token required on intake endpoints; empty = open (development).",

@@ -16,7 +16,7 @@ from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
 from moodstream_ingest.app import app, settings
 from moodstream_ingest.auth import authorized
-from moodstream_ingest.intake import LIMITS, Outcome, accept_body, accept_many, accept_object
+from moodstream_ingest.intake import LIMITS, Outcome, accept, item_from_body, item_from_value
 from moodstream_ingest.normalize import Rejected, decode_json
 from moodstream_ingest.openapi import openapi_document
 
@@ -55,7 +55,7 @@ class Messages(View):
         if isinstance(body, Response):
             return body
         with tracer().start_as_current_span("moodstream.ingest.http"):
-            outcome = await accept_body(body, source="http")
+            (outcome,) = await accept([item_from_body(body)], source="http")
         return _single_response(self, outcome)
 
 
@@ -79,9 +79,8 @@ class MessagesBatch(View):
             return _error(
                 self, 413, "batch_too_large", f"at most {settings.max_batch_items} items a batch"
             )
-        with tracer().start_as_current_span("moodstream.ingest.http_batch") as span:
-            span.set_attribute("moodstream.batch_size", len(items))
-            outcomes = await accept_many(items, source="http")
+        with tracer().start_as_current_span("moodstream.ingest.http"):
+            outcomes = await accept([item_from_value(item) for item in items], source="http")
         results: list[dict[str, Any]] = [
             {"index": index, **outcome.as_json()} for index, outcome in enumerate(outcomes)
         ]
@@ -107,8 +106,8 @@ class LegacySubmit(View):
         if not isinstance(parsed, dict) or not isinstance(parsed.get("message"), str):
             return _error(self, 400, "missing_text", "expected {'message': '<text>'}")
         with tracer().start_as_current_span("moodstream.ingest.http"):
-            outcome = await accept_object(
-                {"text": parsed["message"]}, original=body, source="http:legacy"
+            (outcome,) = await accept(
+                [item_from_value({"text": parsed["message"]})], source="http:legacy"
             )
         return _single_response(self, outcome)
 

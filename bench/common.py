@@ -1,0 +1,99 @@
+"""Helpers shared by the benchmarks: result files, medians, the broker's own ceiling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from moodstream_dev.replay import partitions_of
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` with machine facts; return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        **data,
+    }
+    path.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {path}")
+    return path
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def median(values: list[float]) -> float:
+    """Median, rounded for reports."""
+    return round(statistics.median(values), 2)
+
+
+def table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> str:
+    """A plain-text table for the terminal."""
+    cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def sample_value(size: int = 220) -> bytes:
+    """A JSON value of about ``size`` bytes, like an input event."""
+    text = ("I love the new update, it works perfectly #launch " * 10)[: max(10, size - 120)]
+    return json.dumps(
+        {"id": "msg_000000", "user_id": "u_1", "text": text, "timestamp": 1751808915.5,
+         "type": "update"}
+    ).encode()
+
+
+async def broker_produce_rate(bootstrap: str, topic: str, count: int) -> float:
+    """Records/s one aiokafka producer sends (acks=all, batched)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    value = sample_value()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value, key=str(i).encode()) for i in range(count)]
+        await asyncio.gather(*futures)
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def broker_consume_rate(bootstrap: str, topic: str, count: int) -> float:
+    """Records/s one aiokafka consumer reads from the start of ``topic``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = await partitions_of(consumer, topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        seen = 0
+        started = time.perf_counter()
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
+            if not batch:
+                break
+            seen += sum(len(records) for records in batch.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()

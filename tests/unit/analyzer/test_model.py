@@ -1,0 +1,229 @@
+"""The sentiment model: protocol, metadata, and the real trained flair model.
+
+The real-model tests load ``models/sentiment-flair-v1`` (or ``ANALYZER_MODEL_PATH``);
+train it first with ``make model``. They are skipped, and reported as skipped, only
+when no model has been trained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from moodstream_analyzer.model import (
+    METADATA_FILE,
+    FlairSentimentModel,
+    ModelMetadata,
+    Prediction,
+    SentimentModel,
+    name_symbols,
+    prediction_from_probabilities,
+    sha256_file,
+)
+from moodstream_analyzer.text import clean_for_scoring
+from moodstream_common.records import LABEL_NEGATIVE, LABEL_NEUTRAL, LABEL_POSITIVE, LABELS
+from tests.unit.analyzer.test_text import HOSTILE
+
+REPO = Path(__file__).resolve().parents[3]
+MODEL_DIR = Path(os.environ.get("ANALYZER_MODEL_PATH", REPO / "models" / "sentiment-flair-v1"))
+
+POSITIVE = [
+    "I absolutely love this, best day ever!",
+    "Thank you so much, the crew was wonderful and the flight was perfect.",
+    "Just landed in Paris 😍",
+]
+NEGATIVE = [
+    "This is terrible, I hate it and I want a refund.",
+    "Worst customer service ever. Two hours on hold and nobody helped.",
+    "Flight delayed again 😡",
+]
+
+
+class KeywordModel:
+    """A tiny deterministic model, for tests only (never the service default)."""
+
+    name = "keyword-test"
+    version = "0"
+
+    def __init__(self) -> None:
+        self._loaded = False
+
+    def load(self) -> None:
+        self._loaded = True
+
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
+        return [
+            prediction_from_probabilities(
+                {LABEL_POSITIVE: 1.0} if "good" in t else {LABEL_NEGATIVE: 1.0} if "bad" in t
+                else {LABEL_NEUTRAL: 1.0}
+            )
+            for t in texts
+        ]
+
+
+def test_protocol_is_satisfied_by_both_models() -> None:
+    assert isinstance(KeywordModel(), SentimentModel)
+    labels = [p.label for p in KeywordModel().predict_batch(["good", "bad", "meh"])]
+    assert labels == [LABEL_POSITIVE, LABEL_NEGATIVE, LABEL_NEUTRAL]
+
+
+def test_prediction_from_probabilities() -> None:
+    p = prediction_from_probabilities({"positive": 0.7, "neutral": 0.2, "negative": 0.1})
+    assert p == Prediction("positive", pytest.approx(0.6), pytest.approx(0.7))
+    n = prediction_from_probabilities({"positive": 0.05, "neutral": 0.15, "negative": 0.8})
+    assert (n.label, n.score) == ("negative", pytest.approx(-0.75))
+    # A tie between the poles is no evidence either way: neutral wins ties.
+    tie = prediction_from_probabilities({"positive": 0.4, "neutral": 0.4, "negative": 0.2})
+    assert tie.label == "neutral"
+    assert prediction_from_probabilities({}).label == "neutral"
+
+
+def test_name_symbols_spells_out_emoji() -> None:
+    assert name_symbols("landed 😍") == "landed smiling face with heart-shaped eyes"
+    assert name_symbols("👍🏽 ok") == "thumbs up sign ok"
+    assert name_symbols("I ❤️ it") == "I red heart it"
+    assert name_symbols("plain ascii :)") == "plain ascii :)"
+    assert name_symbols("café 東京") == "café 東京"
+
+
+def _write_model_dir(tmp_path: Path, **overrides: object) -> Path:
+    (tmp_path / "model.pt").write_bytes(b"not really weights")
+    body = {
+        "name": "m",
+        "version": "9.9.9",
+        "created": "2024-01-01T00:00:00+00:00",
+        "training_data": {"corpora": []},
+        "weights_sha256": sha256_file(tmp_path / "model.pt"),
+        **overrides,
+    }
+    (tmp_path / METADATA_FILE).write_text(json.dumps(body))
+    return tmp_path
+
+
+def test_name_and_version_come_from_metadata(tmp_path: Path) -> None:
+    model = FlairSentimentModel(_write_model_dir(tmp_path))
+    assert (model.name, model.version) == ("m", "9.9.9")
+    assert not model.is_loaded()
+    with pytest.raises(RuntimeError, match="not loaded"):
+        model.predict_batch(["hello"])
+
+
+def test_missing_metadata_names_the_training_command(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="moodstream_analyzer.training"):
+        FlairSentimentModel(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"version": None}, "lacks version"), ({"labels": ["yes", "no"]}, "labels")],
+)
+def test_malformed_metadata_is_rejected(tmp_path: Path, overrides: dict, message: str) -> None:
+    model_dir = _write_model_dir(tmp_path, **overrides)
+    if overrides.get("version", "") is None:
+        body = json.loads((model_dir / METADATA_FILE).read_text())
+        del body["version"]
+        (model_dir / METADATA_FILE).write_text(json.dumps(body))
+    with pytest.raises(ValueError, match=message):
+        ModelMetadata.read(model_dir)
+
+
+def test_weights_not_matching_metadata_are_refused(tmp_path: Path) -> None:
+    model_dir = _write_model_dir(tmp_path, weights_sha256="0" * 64)
+    with pytest.raises(ValueError, match="SHA-256"):
+        FlairSentimentModel(model_dir).load()
+
+
+# --- the real trained model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_model() -> FlairSentimentModel:
+    if not (MODEL_DIR / METADATA_FILE).is_file():
+        pytest.skip(f"no trained model in {MODEL_DIR}: run `make model`")
+    model = FlairSentimentModel(MODEL_DIR, torch_threads=2)
+    model.load()
+    return model
+
+
+def test_real_model_loads_offline_with_metadata_version(real_model: FlairSentimentModel) -> None:
+    metadata = json.loads((MODEL_DIR / METADATA_FILE).read_text())
+    assert real_model.is_loaded()
+    assert real_model.version == metadata["version"] and real_model.version
+    assert real_model.name == metadata["name"]
+    assert metadata["weights_sha256"] == sha256_file(MODEL_DIR / metadata["weights"])
+    assert metadata["training_data"]["corpora"]
+    assert set(metadata["labels"]) == set(LABELS)
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert isinstance(real_model, SentimentModel)
+    real_model.load()  # idempotent
+    assert real_model.is_loaded()
+
+
+def test_real_model_gets_clear_cases_right(real_model: FlairSentimentModel) -> None:
+    predictions = real_model.predict_batch(
+        [clean_for_scoring(t) for t in POSITIVE + NEGATIVE]
+    )
+    for text, p in zip(POSITIVE, predictions[: len(POSITIVE)], strict=True):
+        assert (p.label, p.score > 0.3) == (LABEL_POSITIVE, True), text
+    for text, p in zip(NEGATIVE, predictions[len(POSITIVE) :], strict=True):
+        assert (p.label, p.score < -0.3) == (LABEL_NEGATIVE, True), text
+
+
+def test_real_model_predictions_are_well_formed(real_model: FlairSentimentModel) -> None:
+    texts = POSITIVE + NEGATIVE + ["The meeting is at 3pm in room 4.", ""]
+    for p in real_model.predict_batch(texts):
+        assert p.label in LABELS
+        assert -1.0 <= p.score <= 1.0
+        assert 1 / 3 - 1e-6 <= p.confidence <= 1.0
+    blank = real_model.predict_batch(["", "   "])
+    assert blank == [Prediction(LABEL_NEUTRAL, 0.0, 1.0)] * 2
+
+
+def test_real_model_batch_equals_one_by_one(real_model: FlairSentimentModel) -> None:
+    texts = [clean_for_scoring(t) for t in POSITIVE + NEGATIVE + HOSTILE[:12]]
+    batch = real_model.predict_batch(texts)
+    single = [real_model.predict_batch([t])[0] for t in texts]
+    assert len(batch) == len(texts)
+    for b, s in zip(batch, single, strict=True):
+        assert b.label == s.label
+        # Padding in a batch changes float summation order, nothing more.
+        assert b.score == pytest.approx(s.score, abs=1e-4)
+        assert b.confidence == pytest.approx(s.confidence, abs=1e-4)
+
+
+def test_real_model_is_total_on_hostile_input(real_model: FlairSentimentModel) -> None:
+    texts = [clean_for_scoring(t) for t in HOSTILE]
+    predictions = real_model.predict_batch(texts)
+    assert len(predictions) == len(texts)
+    assert all(p.label in LABELS for p in predictions)
+
+
+def test_real_model_calls_from_threads_match_serial(real_model: FlairSentimentModel) -> None:
+    texts = POSITIVE + NEGATIVE
+    expected = real_model.predict_batch(texts)
+    results: list[list[Prediction]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append(real_model.predict_batch(texts))
+        except BaseException as exc:  # noqa: BLE001  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for result in results:
+        assert [p.label for p in result] == [p.label for p in expected]
+        assert [p.score for p in result] == pytest.approx([p.score for p in expected], abs=1e-5)
