@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,7 +150,15 @@ def real_model() -> FlairSentimentModel:
     if not (MODEL_DIR / METADATA_FILE).is_file():
         pytest.skip(f"no trained model in {MODEL_DIR}: run `make model`")
     model = FlairSentimentModel(MODEL_DIR, torch_threads=2)
-    model.load()
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the model tried to open a connection: {args}")
+
+    # Loading must need nothing but the model directory: no hub, no network.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", no_network)
+        patch.setattr(socket, "create_connection", no_network)
+        model.load()
     return model
 
 
