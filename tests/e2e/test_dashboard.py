@@ -2,7 +2,7 @@
 to ingest show up, without a page reload, in the rendered totals, the per-second chart's
 data and the top hashtags; a failing fetch is reported politely and recovers.
 
-Chromium is Debian's (/usr/bin/chromium, scripts/install_chromium.sh), driven by the
+Chromium is Debian's (/usr/bin/chromium, scripts/install_system_packages.sh), driven by the
 ``playwright`` package; ``playwright install`` is never run.
 """
 
@@ -40,7 +40,7 @@ HASHTAG = "moodboard"
 def browser():
     """Debian's Chromium, headless, for the whole module."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/install_chromium.sh")
+        pytest.fail(f"{CHROMIUM} missing: run scripts/install_system_packages.sh")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True

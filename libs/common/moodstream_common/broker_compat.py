@@ -54,6 +54,10 @@ Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
     aggregates that are idempotent per message id.
 (f) ``tansu-storage/src/service/fetch.rs``: the fetch loop runs only while
     ``max_wait - elapsed > 0``.
+(g) librdkafka clients (kcat, confluent-kafka) fail their first ApiVersions request
+    ("Read underflow") and cannot connect at all; nothing on the client side of this
+    project can change that. Non-Python producers are tested with Tansu's own Rust
+    client (``tansu cat produce``); kcat works against Redpanda/Kafka.
 
 ``memory://`` storage also forgets every topic, offset and group when the broker stops;
 that is what a development broker is for.
