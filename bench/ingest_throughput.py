@@ -24,11 +24,16 @@ from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import ServiceProcess, free_port, service_env
 
 
-async def _count_until(bootstrap: str, topic_names: list[str], expected: int, timeout: float) -> float:
+async def _count_until(
+    bootstrap: str, topic_names: list[str], expected: int, timeout: float
+) -> float:
     """Seconds until ``expected`` records are readable across ``topic_names``."""
     consumer = AIOKafkaConsumer(
-        *topic_names, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        fetch_max_wait_ms=100, group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        *topic_names,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
     )
     await consumer.start()
     seen = 0
@@ -82,27 +87,43 @@ def main() -> None:
             )
             port = free_port()
             ingest = ServiceProcess(
-                "ingest", port,
-                service_env("ingest", broker_url=broker.url, port=port,
-                            data_dir=state / prefix, topic_prefix=prefix),
+                "ingest",
+                port,
+                service_env(
+                    "ingest",
+                    broker_url=broker.url,
+                    port=port,
+                    data_dir=state / prefix,
+                    topic_prefix=prefix,
+                ),
                 state / f"ingest-{repeat}.log",
             )
             ingest.start()
             try:
                 ingest.wait_ready(60)
-                summary = asyncio.run(run_loadgen(
-                    LoadConfig(count=args.count, via="http", ingest_url=ingest.url,
-                               batch_size=500, seed=repeat, id_prefix=f"h{repeat}"),
-                    progress=False,
-                ))
+                summary = asyncio.run(
+                    run_loadgen(
+                        LoadConfig(
+                            count=args.count,
+                            via="http",
+                            ingest_url=ingest.url,
+                            batch_size=500,
+                            seed=repeat,
+                            id_prefix=f"h{repeat}",
+                        ),
+                        progress=False,
+                    )
+                )
                 http_rates.append(summary.per_second)
                 topic_rates.append(
                     asyncio.run(topic_intake_rate(broker.bootstrap, prefix, args.count, repeat))
                 )
             finally:
                 ingest.stop()
-            print(f"repeat {repeat + 1}: broker {ceiling[-1]:.0f}/s, http {http_rates[-1]:.0f}/s, "
-                  f"topic {topic_rates[-1]:.0f}/s")
+            print(
+                f"repeat {repeat + 1}: broker {ceiling[-1]:.0f}/s, http {http_rates[-1]:.0f}/s, "
+                f"topic {topic_rates[-1]:.0f}/s"
+            )
     result = {
         "count": args.count,
         "repeats": args.repeats,
@@ -113,12 +134,20 @@ def main() -> None:
         "topic_over_broker": round(median(topic_rates) / median(ceiling), 3),
         "raw": {"broker": ceiling, "http": http_rates, "topic": topic_rates},
     }
-    print(table(
-        [("broker produce (ceiling)", result["broker_produce_msgs_per_s"], "1.0"),
-         ("ingest HTTP batch", result["http_batch_msgs_per_s"], result["http_over_broker"]),
-         ("ingest topic intake", result["topic_intake_msgs_per_s"], result["topic_over_broker"])],
-        ("path", "msgs/s (median)", "÷ broker"),
-    ))
+    print(
+        table(
+            [
+                ("broker produce (ceiling)", result["broker_produce_msgs_per_s"], "1.0"),
+                ("ingest HTTP batch", result["http_batch_msgs_per_s"], result["http_over_broker"]),
+                (
+                    "ingest topic intake",
+                    result["topic_intake_msgs_per_s"],
+                    result["topic_over_broker"],
+                ),
+            ],
+            ("path", "msgs/s (median)", "÷ broker"),
+        )
+    )
     write_result("ingest_throughput", result)
 
 

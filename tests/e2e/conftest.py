@@ -36,7 +36,10 @@ def stack(broker, tmp_path_factory, stack_prefix):
             port=port,
             data_dir=state / "state",
             topic_prefix=prefix,
-            extra={"ANALYZER_MODEL_PATH": str(MODEL_PATH)},
+            extra={
+                "ANALYZER_MODEL_PATH": str(MODEL_PATH),
+                "MOODSTREAM_TRACE_FILE": str(state / f"traces-{name}.jsonl"),
+            },
         )
         services[name] = ServiceProcess(name, port, env, state / "log" / f"{name}.log")
     try:

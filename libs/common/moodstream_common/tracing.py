@@ -6,8 +6,10 @@ service's entry point (never on import) to install the SDK and an exporter.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -41,7 +43,34 @@ def configure_sdk(service: str) -> None:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     if os.environ.get("MOODSTREAM_TRACE_CONSOLE") == "1":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace_file = os.environ.get("MOODSTREAM_TRACE_FILE")
+    if trace_file:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        # One JSON object a line, written as each span ends (tests and debugging).
+        stream = open(trace_file, "a", buffering=1)  # noqa: SIM115  lives as long as the process
+        exporter = ConsoleSpanExporter(out=stream, formatter=span_json_line)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+
+
+def span_json_line(span: Any) -> str:
+    """A finished span as one JSON line: ids, parent, links, attributes, service."""
+    context = span.get_span_context()
+    return (
+        json.dumps(
+            {
+                "name": span.name,
+                "service": span.resource.attributes.get("service.name"),
+                "trace_id": format(context.trace_id, "032x"),
+                "span_id": format(context.span_id, "016x"),
+                "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                "links": [format(link.context.span_id, "016x") for link in span.links],
+                "attributes": dict(span.attributes or {}),
+            }
+        )
+        + "\n"
+    )
 
 
 def inject_headers(context: Context | None = None) -> dict[str, bytes]:

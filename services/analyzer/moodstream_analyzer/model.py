@@ -199,6 +199,11 @@ class FlairSentimentModel:
     ) -> None:
         self.path = Path(path)
         self.metadata = ModelMetadata.read(self.path)
+        transform = self.metadata.extra.get("input_transform")
+        if transform not in (None, SYMBOL_NAMES):
+            # Predicting without the transform the model was trained on would be wrong
+            # silently; refuse instead.
+            raise ValueError(f"{self.path}: unknown input_transform {transform!r}")
         self.torch_threads = torch_threads
         self.mini_batch_size = mini_batch_size
         self._classifier: Any = None

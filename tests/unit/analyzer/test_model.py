@@ -136,6 +136,11 @@ def test_malformed_metadata_is_rejected(tmp_path: Path, overrides: dict, message
         ModelMetadata.read(model_dir)
 
 
+def test_unknown_input_transform_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="input_transform"):
+        FlairSentimentModel(_write_model_dir(tmp_path, input_transform="lowercase-v9"))
+
+
 def test_weights_not_matching_metadata_are_refused(tmp_path: Path) -> None:
     model_dir = _write_model_dir(tmp_path, weights_sha256="0" * 64)
     with pytest.raises(ValueError, match="SHA-256"):
