@@ -56,8 +56,13 @@ def sample_value(size: int = 220) -> bytes:
     """A JSON value of about ``size`` bytes, like an input event."""
     text = ("I love the new update, it works perfectly #launch " * 10)[: max(10, size - 120)]
     return json.dumps(
-        {"id": "msg_000000", "user_id": "u_1", "text": text, "timestamp": 1751808915.5,
-         "type": "update"}
+        {
+            "id": "msg_000000",
+            "user_id": "u_1",
+            "text": text,
+            "timestamp": 1751808915.5,
+            "type": "update",
+        }
     ).encode()
 
 
@@ -80,7 +85,9 @@ async def broker_produce_rate(bootstrap: str, topic: str, count: int) -> float:
 async def broker_consume_rate(bootstrap: str, topic: str, count: int) -> float:
     """Records/s one aiokafka consumer reads from the start of ``topic``."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=100,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     await consumer.start()

@@ -139,11 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     two_class = (LABEL_POSITIVE, LABEL_NEGATIVE)
     held_out = {name: evaluate(s, corpus.examples, two_class) for name, (s, _) in scorers.items()}
     print(f"\nHeld-out third-party set: {corpus.source['name']}, n={len(corpus.examples)}")
-    print(table(
-        [(name, r["macro_f1"], r["accuracy"], r["polarity_macro_f1"], r["neutral_share"])
-         for name, r in held_out.items()],
-        ("model", "macro-F1", "accuracy", "polarity macro-F1", "neutral share"),
-    ))
+    print(
+        table(
+            [
+                (name, r["macro_f1"], r["accuracy"], r["polarity_macro_f1"], r["neutral_share"])
+                for name, r in held_out.items()
+            ],
+            ("model", "macro-F1", "accuracy", "polarity macro-F1", "neutral share"),
+        )
+    )
 
     in_domain: dict[str, Any] = {}
     if not args.no_in_domain:
@@ -154,21 +158,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "models": {n: evaluate(s, examples, LABELS) for n, (s, _) in scorers.items()},
             }
         print("\nIn-domain held-out test parts (three classes; same sources as training):")
-        print(table(
-            [(c, n, r["macro_f1"], r["accuracy"])
-             for c, v in in_domain.items() for n, r in v["models"].items()],
-            ("corpus", "model", "macro-F1", "accuracy"),
-        ))
+        print(
+            table(
+                [
+                    (c, n, r["macro_f1"], r["accuracy"])
+                    for c, v in in_domain.items()
+                    for n, r in v["models"].items()
+                ],
+                ("corpus", "model", "macro-F1", "accuracy"),
+            )
+        )
 
     beats = held_out["flair"]["macro_f1"] > held_out["vader"]["macro_f1"]
-    write_result("model_accuracy", {
-        "dataset": {**corpus.source, "size": len(corpus.examples), "classes": list(two_class)},
-        "models": {
-            name: {**info, **held_out[name]} for name, (_, info) in scorers.items()
+    write_result(
+        "model_accuracy",
+        {
+            "dataset": {**corpus.source, "size": len(corpus.examples), "classes": list(two_class)},
+            "models": {name: {**info, **held_out[name]} for name, (_, info) in scorers.items()},
+            "in_domain": in_domain,
+            "flair_beats_vader_macro_f1": beats,
         },
-        "in_domain": in_domain,
-        "flair_beats_vader_macro_f1": beats,
-    })
+    )
     if not beats:
         print("FAIL: the flair model does not beat VADER's macro-F1", file=sys.stderr)
         return 1

@@ -65,19 +65,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             "texts_per_run": total,
             "repeats": args.repeats,
         }
-        rows.append((batch, median(rates), round(min(rates), 1), round(max(rates), 1),
-                     results[str(batch)]["ms_per_batch_median"]))
-    print(f"\n{model.name} {model.version}: load {load_seconds:.1f} s, "
-          f"torch threads {torch.get_num_threads()}, mean text length "
-          f"{statistics.mean(map(len, texts)):.0f} chars")
+        rows.append(
+            (
+                batch,
+                median(rates),
+                round(min(rates), 1),
+                round(max(rates), 1),
+                results[str(batch)]["ms_per_batch_median"],
+            )
+        )
+    print(
+        f"\n{model.name} {model.version}: load {load_seconds:.1f} s, "
+        f"torch threads {torch.get_num_threads()}, mean text length "
+        f"{statistics.mean(map(len, texts)):.0f} chars"
+    )
     print(table(rows, ("batch", "texts/s (median)", "min", "max", "ms/batch")))
-    write_result("model_throughput", {
-        "model": {"name": model.name, "version": model.version, "path": str(args.model)},
-        "torch_threads": torch.get_num_threads(),
-        "load_seconds": round(load_seconds, 2),
-        "mean_text_chars": round(statistics.mean(map(len, texts)), 1),
-        "batch_sizes": results,
-    })
+    write_result(
+        "model_throughput",
+        {
+            "model": {"name": model.name, "version": model.version, "path": str(args.model)},
+            "torch_threads": torch.get_num_threads(),
+            "load_seconds": round(load_seconds, 2),
+            "mean_text_chars": round(statistics.mean(map(len, texts)), 1),
+            "batch_sizes": results,
+        },
+    )
     return 0
 
 

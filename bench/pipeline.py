@@ -1,0 +1,207 @@
+"""The whole pipeline in one run: broker ceiling, aggregator alone, loadgen → aggregates
+sustained rate with 1 and 2 analyzer workers, and send → visible latency at half that rate.
+
+    python -m bench.pipeline [--count 3000] [--latency-probes 100]
+
+Latency: probe messages sent over HTTP while a background load runs at half the
+measured sustained rate; each probe's latency is from the POST until the aggregator's
+``/v1/messages/{id}`` view shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.common import broker_consume_rate, broker_produce_rate, table, write_result
+from moodstream_common import topics
+from moodstream_common.records import ScoredMessage
+from moodstream_dev.broker import EmbeddedBroker, create_topics
+from moodstream_dev.loadgen import LoadConfig, expected_live
+from moodstream_dev.loadgen import run as run_loadgen
+from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, service_env
+
+MODEL = Path("models/sentiment-flair-v1").resolve()
+
+
+def _start(broker: EmbeddedBroker, state: Path, prefix: str, analyzers: int) -> dict:
+    create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
+    services: dict[str, ServiceProcess] = {}
+    names = [*SERVICES] + [f"analyzer{i}" for i in range(2, analyzers + 1)]
+    for name in names:
+        kind = name.rstrip("0123456789")
+        port = free_port()
+        env = service_env(
+            kind,
+            broker_url=broker.url,
+            port=port,
+            data_dir=state / prefix,
+            topic_prefix=prefix,
+            extra={"ANALYZER_MODEL_PATH": str(MODEL)},
+        )
+        services[name] = ServiceProcess(kind, port, env, state / f"{prefix}{name}.log")
+        services[name].start()
+    for service in services.values():
+        service.wait_ready(120)
+    return services
+
+
+def _wait_total(aggregator: str, total: int, timeout: float = 900) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if httpx.get(f"{aggregator}/v1/totals", timeout=10).json()["total"] >= total:
+            return time.perf_counter() - started
+        time.sleep(0.2)
+    raise TimeoutError(f"aggregates did not reach {total}")
+
+
+def sustained_rate(services: dict, count: int, seed: int) -> float:
+    """Events/s from the first send until every message is in the aggregates."""
+    config = LoadConfig(
+        count=count,
+        via="http",
+        ingest_url=services["ingest"].url,
+        batch_size=200,
+        seed=seed,
+        id_prefix=f"s{seed}",
+    )
+    started = time.perf_counter()
+    asyncio.run(run_loadgen(config, progress=False))
+    _wait_total(services["aggregator"].url, expected_live(config))
+    return count / (time.perf_counter() - started)
+
+
+def aggregator_rate(bootstrap: str, services: dict, prefix: str, count: int) -> float:
+    """Scored records/s the aggregator applies (produced straight to ``scored``)."""
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await producer.start()
+        now = time.time()
+        futures = [
+            await producer.send(
+                topics.SCORED.name(prefix),
+                ScoredMessage(
+                    id=f"agg{i}",
+                    type="update",
+                    event_time=now + i / 1000,
+                    received_at=now,
+                    text="t",
+                    label="positive",
+                    score=0.5,
+                    hashtags=["bench"],
+                    user_id=f"u{i % 50}",
+                ).dumps(),
+                key=f"agg{i}".encode(),
+            )
+            for i in range(count)
+        ]
+        await asyncio.gather(*futures)
+        await producer.stop()
+
+    base = httpx.get(f"{services['aggregator'].url}/v1/totals").json()["total"]
+    started = time.perf_counter()
+    asyncio.run(produce())
+    _wait_total(services["aggregator"].url, base + count)
+    return count / (time.perf_counter() - started)
+
+
+def latency(services: dict, rate: float, probes: int) -> list[float]:
+    """Send → visible latencies (s) of ``probes`` messages under load at ``rate``."""
+    background = LoadConfig(
+        count=int(rate * probes * 0.25) + 100,
+        rate=rate,
+        via="http",
+        ingest_url=services["ingest"].url,
+        seed=99,
+        id_prefix="bg",
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(run_loadgen(background, progress=False)))
+    thread.start()
+    results = []
+    with httpx.Client(timeout=30) as client:
+        for index in range(probes):
+            message_id = f"probe_{uuid.uuid4().hex[:8]}_{index}"
+            sent = time.perf_counter()
+            client.post(
+                f"{services['ingest'].url}/v1/messages",
+                json={"id": message_id, "text": "probe message #probe"},
+            )
+            while (
+                client.get(f"{services['aggregator'].url}/v1/messages/{message_id}").status_code
+                != 200
+            ):
+                time.sleep(0.005)
+            results.append(time.perf_counter() - sent)
+            time.sleep(0.25)
+    thread.join()
+    return results
+
+
+def main() -> None:
+    """Run everything, print a table, write bench/results/pipeline.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=3_000)
+    parser.add_argument("--latency-probes", type=int, default=100)
+    args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    result: dict[str, object] = {"count": args.count}
+    with EmbeddedBroker(log_path=state / "broker.log") as broker:
+        create_topics(broker.bootstrap, [topics.RAW], prefix="ceiling-")
+        produce = asyncio.run(broker_produce_rate(broker.bootstrap, "ceiling-raw", 20_000))
+        consume = asyncio.run(broker_consume_rate(broker.bootstrap, "ceiling-raw", 20_000))
+        result["broker"] = {
+            "produce_msgs_per_s": round(produce),
+            "consume_msgs_per_s": round(consume),
+        }
+        for analyzers in (1, 2):
+            prefix = f"p{analyzers}-"
+            services = _start(broker, state, prefix, analyzers)
+            try:
+                rate = sustained_rate(services, args.count, seed=analyzers)
+                entry: dict[str, object] = {"sustained_msgs_per_s": round(rate, 1)}
+                if analyzers == 1:
+                    entry["aggregator_records_per_s"] = round(
+                        aggregator_rate(broker.bootstrap, services, prefix, args.count), 1
+                    )
+                    lat = latency(services, rate / 2, args.latency_probes)
+                    entry["latency_at_half_rate_s"] = {
+                        "rate": round(rate / 2, 1),
+                        "p50": round(statistics.median(lat), 3),
+                        "p99": round(sorted(lat)[max(0, int(len(lat) * 0.99) - 1)], 3),
+                        "probes": len(lat),
+                    }
+                result[f"analyzers_{analyzers}"] = entry
+            finally:
+                for service in services.values():
+                    service.stop()
+            print(f"{analyzers} analyzer(s): {result[f'analyzers_{analyzers}']}")
+    one = result["analyzers_1"]
+    assert isinstance(one, dict)
+    rows = [
+        ("broker produce", result["broker"]["produce_msgs_per_s"], ""),  # type: ignore[index]
+        ("broker consume", result["broker"]["consume_msgs_per_s"], ""),  # type: ignore[index]
+        ("aggregator alone (scored → tables)", one["aggregator_records_per_s"], ""),
+        ("pipeline, 1 analyzer", one["sustained_msgs_per_s"], ""),
+        ("pipeline, 2 analyzers", result["analyzers_2"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
+    ]
+    result["pipeline_over_broker_produce"] = round(
+        one["sustained_msgs_per_s"] / result["broker"]["produce_msgs_per_s"], 4
+    )  # type: ignore[index,operator]
+    print(table(rows, ("path", "msgs/s", "")))
+    print(f"latency at half rate: {one['latency_at_half_rate_s']}")
+    print(f"pipeline ÷ broker produce: {result['pipeline_over_broker_produce']}")
+    write_result("pipeline", result)
+
+
+if __name__ == "__main__":
+    main()
