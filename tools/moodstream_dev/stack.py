@@ -8,9 +8,11 @@ where to look, and on Ctrl-C (or SIGTERM) stops everything it started.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import httpx
 from moodstream_common import topics
 from moodstream_dev.broker import EmbeddedBroker, create_topics
 from moodstream_dev.demo import demo_events
+from moodstream_dev.loadgen import LoadConfig
+from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import DEFAULT_PORTS, SERVICES, ServiceProcess, service_env
 
 
@@ -27,6 +31,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--broker-port", type=int, default=9092)
     parser.add_argument("--state", type=Path, default=Path("var"), help="state and logs folder")
     parser.add_argument("--no-demo", action="store_true", help="do not post the demo stream")
+    parser.add_argument(
+        "--demo-rate",
+        type=float,
+        default=3.0,
+        help="after the demo, keep sending this many messages/s so the dashboard moves (0: off)",
+    )
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     return parser.parse_args(argv)
 
@@ -63,15 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started = time.monotonic()
         broker.start()
-        print(f"broker   ready at {broker.url}  ({time.monotonic() - started:.1f}s)", flush=True)
+        print(
+            f"{'broker':<10} ready at {broker.url}  ({time.monotonic() - started:.1f}s)", flush=True
+        )
         create_topics(broker.bootstrap, topics.ALL_TOPICS)
         for service in services:
             service.start()
         for service in services:
             waited = service.wait_ready(args.ready_timeout)
-            print(f"{service.name:<9}ready at {service.url}  ({waited:.1f}s)", flush=True)
+            print(f"{service.name:<10} ready at {service.url}  ({waited:.1f}s)", flush=True)
         if not args.no_demo:
             _post_demo(services[0].url)
+            if args.demo_rate > 0:
+                _trickle(services[0].url, args.demo_rate)
         _print_where_to_look(services, logs)
         while not stopping:
             for service in services:
@@ -95,6 +109,23 @@ def _post_demo(ingest_url: str) -> None:
     response = httpx.post(f"{ingest_url}/v1/messages:batch", json=events, timeout=30)
     response.raise_for_status()
     print(f"demo     posted {response.json()['accepted']} events", flush=True)
+
+
+def _trickle(ingest_url: str, rate: float) -> None:
+    """Keep a slow, realistic stream going in the background (a daemon thread)."""
+    config = LoadConfig(
+        count=10_000_000,
+        rate=rate,
+        via="http",
+        ingest_url=ingest_url,
+        id_prefix="live",
+        batch_size=1,
+    )
+    thread = threading.Thread(
+        target=lambda: asyncio.run(run_loadgen(config, progress=False)), daemon=True
+    )
+    thread.start()
+    print(f"demo     sending ~{rate:g} messages/s (--demo-rate 0 to stop)", flush=True)
 
 
 def _print_where_to_look(services: list[ServiceProcess], logs: Path) -> None:
