@@ -75,4 +75,8 @@ def register_metrics_page(app: faust.App, service: str) -> None:
                 await _refresh_lag(app, service)
             except Exception as exc:  # noqa: BLE001  lag is best effort while rebalancing
                 log.debug("lag not refreshed: %r", exc)
-            return self.bytes(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+            # aiohttp takes the charset separately, so the exposition type goes without it.
+            return self.text(
+                generate_latest(REGISTRY).decode("utf-8"),
+                content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4",
+            )

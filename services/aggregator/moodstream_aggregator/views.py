@@ -18,6 +18,7 @@ from moodstream_aggregator import (
 from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import MINUTE, SECOND
 from moodstream_common.health import readiness
+from moodstream_common.metrics import register_metrics_page
 
 MAX_WINDOWS = 3_600
 
@@ -150,3 +151,6 @@ class Ready(View):
         """200 when ready to process, 503 otherwise; the body says why."""
         state = readiness(app)
         return self.json({"service": "aggregator", **state}, status=200 if state["ready"] else 503)
+
+
+register_metrics_page(app, "aggregator")
