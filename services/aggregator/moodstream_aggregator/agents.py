@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from faust import StreamT
 
-from moodstream_aggregator import queries, tables
+from moodstream_aggregator import queries, scatter, tables
 from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
 from moodstream_aggregator.contributions import (
     MINUTE,
@@ -25,6 +25,8 @@ from moodstream_aggregator.contributions import (
     apply_delta,
     contribution_of,
     deltas,
+    empty_counts,
+    summarize,
     window_start,
 )
 from moodstream_aggregator.retention import RetentionIndex
@@ -148,17 +150,22 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[bool]:
 
 @app.timer(interval=settings.publish_interval_seconds)
 async def publish_changes() -> None:
-    """Publish a snapshot of every row changed since the last tick to ``aggregates``."""
+    """Publish every row changed since the last tick to the ``aggregates`` topic.
+
+    The value is the full answer (summed over every worker, as the HTTP views give it),
+    so a downstream consumer keeps the latest record per key and needs nothing else.
+    """
     if not _dirty:
         return
     changed = list(_dirty)
     _dirty.clear()
     now = time.time()
     for kind, key in changed:
+        rows = await scatter.rows(kind, [key])
         if kind == "hashtag_minute":
-            value: dict[str, object] = {"top": queries.top_hashtags_minute(int(key), 5)}
+            value: dict[str, object] = {"top": queries.top_from(rows.get(key, {}), 5)}
         else:
-            value = dict(queries.summarize(queries.counts(kind, key)))
+            value = dict(summarize(rows.get(key) or empty_counts()))
         window = float(key) if kind in ("second", "minute", "hashtag_minute") else None
         await aggregates_topic.send(
             key=f"{kind}|{key}",

@@ -14,6 +14,7 @@ app = make_app(
     web_port=settings.web_port,
     web_host=settings.web_host,
     store=settings.store,
+    **({"canonical_url": settings.advertised_url} if settings.advertised_url else {}),
 )
 
 scored_topic = app.topic(

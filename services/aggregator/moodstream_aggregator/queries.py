@@ -1,13 +1,23 @@
-"""Read side: sum partial rows into the shapes the HTTP views and charts use."""
+"""Read side: sum partial rows into the shapes the HTTP views and charts use.
+
+Rows are partial per source partition. :func:`local_rows` sums the partitions this
+worker holds (all of them, or only its active ones when other workers hold the rest);
+:mod:`moodstream_aggregator.scatter` merges the answers of every worker. The shaping
+functions (``*_from``) are pure, so a view answers the same on whichever worker.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from moodstream_aggregator import tables
 from moodstream_aggregator.contributions import MINUTE, SECOND, empty_counts, summarize
+
+Rows = dict[str, dict[str, float]]
+ALL_KEYS = "*"  # with kind "hashtag": every hashtag (a table scan)
 
 
 def iso(epoch_seconds: float) -> str:
@@ -15,39 +25,63 @@ def iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-def counts(kind: str, key: str) -> dict[str, float]:
-    """A sentiment row summed over partitions."""
-    total = empty_counts()
-    for row in tables.partials(kind, key):
-        for name, value in row.items():
-            total[name] = total.get(name, 0) + value
-    return total
+def merge_row(into: dict[str, float], row: dict[str, float]) -> dict[str, float]:
+    """Add ``row`` to ``into`` (times take the maximum, everything else adds up)."""
+    for name, value in row.items():
+        if name == "event_time":
+            into[name] = max(into.get(name, 0.0), value)
+        else:
+            into[name] = into.get(name, 0) + value
+    return into
 
 
-def watermark() -> float:
-    """Newest event time seen (max over partitions), 0 when nothing was seen."""
-    marks = [row.get("event_time", 0.0) for row in tables.partials("watermark", "all")]
-    return max(marks, default=0.0)
+def merge_rows(into: Rows, rows: Rows) -> Rows:
+    """Merge two ``{key: row}`` answers (from two workers)."""
+    for key, row in rows.items():
+        merge_row(into.setdefault(key, {}), row)
+    return into
 
 
-def late_count() -> int:
-    """Records that arrived after their window's grace period (still counted)."""
-    return int(sum(row.get("late", 0) for row in tables.partials("late", "all")))
+def local_rows(kind: str, keys: Iterable[str], partitions: Iterable[int] | None = None) -> Rows:
+    """``{key: row summed over partitions}`` from this worker's table."""
+    wanted = set(range(tables.PARTITIONS) if partitions is None else partitions)
+    keys = list(keys)
+    if kind == "hashtag" and keys == [ALL_KEYS]:
+        return _scan_hashtags(wanted)
+    answer: Rows = {}
+    for key in keys:
+        for partition in sorted(wanted):
+            row = tables.aggregates.get(tables.row_key(kind, partition, key))
+            if row:
+                merge_row(answer.setdefault(key, {}), row)
+    return answer
 
 
-def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
-    """The ``last`` windows of ``size`` seconds ending at ``until`` (default: watermark).
+def _scan_hashtags(partitions: set[int]) -> Rows:
+    answer: Rows = {}
+    for key, row in tables.aggregates.items():
+        kind, partition, tag = key.split("|", 2)
+        if kind == "hashtag" and row and int(partition) in partitions:
+            merge_row(answer.setdefault(tag, {}), row)
+    return answer
 
-    Answer: per-window rows plus a chart-ready ``series`` of
-    ``[window_start_iso, positive, neutral, negative, mean_score]``.
-    """
-    kind = "second" if size == SECOND else "minute"
-    end = until if until is not None else watermark()
+
+# -- shaping (pure) -------------------------------------------------------------------
+
+
+def window_starts(size: int, last: int, end: float) -> list[int]:
+    """Starts of the ``last`` windows of ``size`` seconds ending with the one holding ``end``."""
     newest = int(end // size) * size
-    windows = []
-    for start in range(newest - (last - 1) * size, newest + size, size):
-        row = summarize(counts(kind, str(start)))
-        windows.append({"window_start": iso(start), **row})
+    return list(range(newest - (last - 1) * size, newest + size, size))
+
+
+def series_from(size: int, starts: list[int], rows: Rows, end: float) -> dict[str, Any]:
+    """Per-window rows plus a chart-ready ``series`` of
+    ``[window_start_iso, positive, neutral, negative, mean_score]``."""
+    windows = [
+        {"window_start": iso(start), **summarize(rows.get(str(start)) or empty_counts())}
+        for start in starts
+    ]
     return {
         "window_seconds": size,
         "until": iso(end) if end else None,
@@ -59,31 +93,65 @@ def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
     }
 
 
-def top_hashtags_minute(minute: int, limit: int) -> list[dict[str, Any]]:
-    """The ``limit`` most used hashtags in the minute starting at ``minute``."""
-    total: Counter[str] = Counter()
-    for row in tables.partials("hashtag_minute", str(minute)):
-        total.update(row)
-    return [{"hashtag": tag, "count": count} for tag, count in total.most_common(limit)]
+def top_from(tag_counts: dict[str, float], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` most used hashtags, most used first (ties by name)."""
+    ranked = sorted(tag_counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"hashtag": tag, "count": int(count)} for tag, count in ranked[:limit]]
 
 
-def hashtags_overall(limit: int | None = None) -> list[dict[str, Any]]:
-    """Every hashtag with its count and sentiment mix, most used first (scans the table)."""
-    total: dict[str, dict[str, float]] = {}
-    for key, row in tables.aggregates.items():
-        kind, _, tag = key.split("|", 2)
-        if kind != "hashtag" or not row:
-            continue
-        merged = total.setdefault(tag, empty_counts())
-        for name, value in row.items():
-            merged[name] = merged.get(name, 0) + value
+def hashtags_from(rows: Rows, limit: int | None) -> list[dict[str, Any]]:
+    """Every hashtag with count and sentiment mix, most used first."""
     ranked = sorted(
-        ({"hashtag": tag, **summarize(row)} for tag, row in total.items()),
+        ({"hashtag": tag, **summarize(row)} for tag, row in rows.items()),
         key=lambda item: (-item["total"], item["hashtag"]),
     )
+    ranked = [item for item in ranked if item["total"] > 0]
     return ranked[:limit] if limit else ranked
+
+
+def watermark_from(rows: Rows) -> float:
+    """Newest event time in a ``watermark`` answer (0 when nothing was seen)."""
+    return float(rows.get("all", {}).get("event_time", 0.0))
 
 
 def minute_of(epoch: float) -> int:
     """Start of the minute holding ``epoch``."""
     return int(epoch // MINUTE) * MINUTE
+
+
+# -- local conveniences (one worker holding every partition; unit tests, publisher) ------
+
+
+def counts(kind: str, key: str) -> dict[str, float]:
+    """A sentiment row summed over this worker's partitions."""
+    return local_rows(kind, [key]).get(key) or empty_counts()
+
+
+def watermark() -> float:
+    """Newest event time this worker has seen."""
+    return watermark_from(local_rows("watermark", ["all"]))
+
+
+def late_count() -> int:
+    """Records that arrived after their window's grace period (still counted)."""
+    return int(local_rows("late", ["all"]).get("all", {}).get("late", 0))
+
+
+def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
+    """The ``last`` windows of ``size`` seconds ending at ``until`` (default: watermark)."""
+    kind = "second" if size == SECOND else "minute"
+    end = until if until is not None else watermark()
+    starts = window_starts(size, last, end)
+    return series_from(size, starts, local_rows(kind, map(str, starts)), end)
+
+
+def top_hashtags_minute(minute: int, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` most used hashtags in the minute starting at ``minute``."""
+    return top_from(
+        Counter(local_rows("hashtag_minute", [str(minute)]).get(str(minute), {})), limit
+    )
+
+
+def hashtags_overall(limit: int | None = None) -> list[dict[str, Any]]:
+    """Every hashtag with its count and sentiment mix (scans the table)."""
+    return hashtags_from(local_rows("hashtag", [ALL_KEYS]), limit)

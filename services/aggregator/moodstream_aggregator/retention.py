@@ -41,9 +41,7 @@ class RetentionIndex:
         """Remember a message's state so it can expire."""
         self.messages[partition][int(event_time // 60) * 60].add(message_id)
 
-    def scan(
-        self, row_keys: Iterable[str], messages: Iterable[tuple[str, int, float]]
-    ) -> None:
+    def scan(self, row_keys: Iterable[str], messages: Iterable[tuple[str, int, float]]) -> None:
         """Rebuild the index from table contents (row keys; (id, partition, time))."""
         for key in row_keys:
             kind, partition, rest = key.split("|", 2)

@@ -15,6 +15,11 @@ class Settings(BaseSettings):
 
     web_host: str = Field(default="127.0.0.1", description="HTTP bind address.")
     web_port: int = Field(default=8002, description="HTTP port for views and the dashboard.")
+    advertised_url: str = Field(
+        default="",
+        description="URL other aggregator workers use to reach this one (e.g. "
+        "http://aggregator-1:8002); empty = http://<web_host>:<web_port>.",
+    )
     grace_seconds: float = Field(
         default=60.0,
         description="Records whose window closed more than this before the newest event "

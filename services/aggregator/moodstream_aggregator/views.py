@@ -13,14 +13,25 @@ from faust.web import Request, Response, View
 from moodstream_aggregator import (
     dashboard,  # noqa: F401  (registers /dashboard and /static/)
     queries,
+    scatter,
     tables,
 )
 from moodstream_aggregator.app import app
-from moodstream_aggregator.contributions import MINUTE, SECOND
+from moodstream_aggregator.contributions import MINUTE, SECOND, empty_counts, summarize
 from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 
 MAX_WINDOWS = 3_600
+INTERNAL_KINDS = {
+    "total",
+    "second",
+    "minute",
+    "user",
+    "hashtag",
+    "hashtag_minute",
+    "watermark",
+    "late",
+}
 
 
 def _int_param(request: Request, name: str, default: int, upper: int) -> int | None:
@@ -41,6 +52,14 @@ def _bad_param(view: View, name: str, upper: int) -> Response:
     )
 
 
+async def _series(size: int, last: int) -> dict[str, object]:
+    kind = "second" if size == SECOND else "minute"
+    end = queries.watermark_from(await scatter.rows("watermark", ["all"]))
+    starts = queries.window_starts(size, last, end)
+    rows = await scatter.rows(kind, [str(start) for start in starts])
+    return queries.series_from(size, starts, rows, end)
+
+
 @app.page("/v1/sentiment/seconds")
 class SentimentPerSecond(View):
     """Sentiment counts and mean score per 1-second window."""
@@ -50,7 +69,7 @@ class SentimentPerSecond(View):
         last = _int_param(request, "last", 60, MAX_WINDOWS)
         if last is None:
             return _bad_param(self, "last", MAX_WINDOWS)
-        return self.json(queries.series(SECOND, last))
+        return self.json(await _series(SECOND, last))
 
 
 @app.page("/v1/sentiment/minutes")
@@ -62,7 +81,7 @@ class SentimentPerMinute(View):
         last = _int_param(request, "last", 30, MAX_WINDOWS)
         if last is None:
             return _bad_param(self, "last", MAX_WINDOWS)
-        return self.json(queries.series(MINUTE, last))
+        return self.json(await _series(MINUTE, last))
 
 
 @app.page("/v1/hashtags/minute")
@@ -76,12 +95,15 @@ class HashtagsPerMinute(View):
             return _bad_param(self, "n", 1_000)
         raw_minute = request.query.get("minute")
         try:
-            minute = queries.minute_of(float(raw_minute) if raw_minute else queries.watermark())
+            at = float(raw_minute) if raw_minute else None
         except ValueError:
             return self.json({"reason": "bad_parameter", "detail": "minute: epoch"}, status=400)
-        return self.json(
-            {"minute": queries.iso(minute), "top": queries.top_hashtags_minute(minute, n)}
-        )
+        if at is None:
+            at = queries.watermark_from(await scatter.rows("watermark", ["all"]))
+        minute = queries.minute_of(at)
+        rows = await scatter.rows("hashtag_minute", [str(minute)])
+        top = queries.top_from(rows.get(str(minute), {}), n)
+        return self.json({"minute": queries.iso(minute), "top": top})
 
 
 @app.page("/v1/hashtags")
@@ -93,7 +115,8 @@ class HashtagsOverall(View):
         n = _int_param(request, "n", 0, 1_000_000) if "n" in request.query else 0
         if n is None:
             return _bad_param(self, "n", 1_000_000)
-        return self.json({"hashtags": queries.hashtags_overall(n or None)})
+        rows = await scatter.rows("hashtag", [queries.ALL_KEYS])
+        return self.json({"hashtags": queries.hashtags_from(rows, n or None)})
 
 
 @app.page("/v1/users/{user_id}")
@@ -102,7 +125,8 @@ class UserView(View):
 
     async def get(self, request: Request, user_id: str) -> Response:
         """``{"user_id", "positive", "neutral", "negative", "total", "mean_score"}``."""
-        return self.json({"user_id": user_id, **queries.summarize(queries.counts("user", user_id))})
+        rows = await scatter.rows("user", [user_id])
+        return self.json({"user_id": user_id, **summarize(rows.get(user_id) or empty_counts())})
 
 
 @app.page("/v1/messages/{message_id}")
@@ -124,14 +148,29 @@ class Totals(View):
 
     async def get(self, request: Request) -> Response:
         """``{"positive", "neutral", "negative", "total", "mean_score", "late", "watermark"}``."""
-        mark = queries.watermark()
+        mark = queries.watermark_from(await scatter.rows("watermark", ["all"]))
+        total = (await scatter.rows("total", ["all"])).get("all") or empty_counts()
+        late = (await scatter.rows("late", ["all"])).get("all", {}).get("late", 0)
         return self.json(
             {
-                **queries.summarize(queries.counts("total", "all")),
-                "late": queries.late_count(),
+                **summarize(total),
+                "late": int(late),
                 "watermark": queries.iso(mark) if mark else None,
             }
         )
+
+
+@app.page("/internal/rows")
+class InternalRows(View):
+    """This worker's part of a view: rows summed over its active partitions."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"rows": {key: row}}`` for ``kind`` and the repeated ``keys`` parameter."""
+        kind = request.query.get("kind", "")
+        keys = request.query.getall("keys", [])
+        if kind not in INTERNAL_KINDS or not keys:
+            return self.json({"reason": "bad_parameter", "detail": "kind and keys"}, status=400)
+        return self.json({"rows": queries.local_rows(kind, keys, scatter.active_partitions())})
 
 
 @app.page("/healthz")

@@ -56,6 +56,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import accumulate
 from typing import Any
 
 from moodstream_common.records import (
@@ -83,9 +84,13 @@ _MONTHS = {
     )
 }
 _ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# A JSON string literal (unrolled, so linear), or one bracket.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# For the nesting pre-scan, on bytes (UTF-8 never puts ASCII bytes inside a multi-byte
+# character): escape pairs first, then the (now escape-free) string literals. Neither
+# pattern backtracks, so the scan stays linear on any input.
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _MAX_HASHTAGS = 100
 _MAX_HASHTAG_CHARS = 280
 _PREVIEW_CHARS = 500
@@ -143,13 +148,15 @@ def decode_json(body: bytes, *, max_bytes: int, max_depth: int = 32) -> object:
         raise Rejected("invalid_utf8", f"byte {exc.start} is not valid UTF-8") from None
     if text.startswith("\ufeff"):
         text = text[1:]  # a BOM some Windows clients prepend; not part of the JSON text
-    if _nesting_exceeds(text, max_depth):
+    if _nesting_exceeds(bytes(body), max_depth):
         raise Rejected("too_deeply_nested", f"JSON nesting is deeper than {max_depth}")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except Rejected:
         raise
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:  # only reachable with a max_depth above the recursion limit
+        raise Rejected("too_deeply_nested", "JSON nesting exceeds the parser's limit") from None
+    except ValueError as exc:
         raise Rejected("malformed_json", str(exc)[:200]) from None
 
 
@@ -157,29 +164,19 @@ def _reject_constant(name: str) -> float:
     raise Rejected("malformed_json", f"{name} is not valid JSON")
 
 
-def _nesting_exceeds(text: str, max_depth: int) -> bool:
+def _nesting_exceeds(data: bytes, max_depth: int) -> bool:
     """Whether brackets outside string literals nest deeper than ``max_depth``.
 
     Conservative on malformed input (an unterminated string's brackets count), which
-    only matters for text the parser would refuse anyway.
+    only matters for text the parser refuses anyway.
     """
-    if text.count("[") + text.count("{") <= max_depth:
+    if data.count(b"[") + data.count(b"{") <= max_depth:
         return False  # cannot be deeper than the number of opening brackets
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    brackets = brackets.replace("{", "[").replace("}", "]")
-    # Each pass removes the innermost level of balanced pairs (all in C).
-    reduced = brackets
-    for _ in range(max_depth):
-        reduced = reduced.replace("[]", "")
-        if not reduced:
-            return False
-    # Deeper, or unbalanced: count exactly, stopping at the first level too many.
-    depth = 0
-    for char in brackets:
-        depth += 1 if char == "[" else -1
-        if depth > max_depth:
-            return True
-    return False
+    stripped = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", data))
+    # Opening brackets as +1, closing as -1 (signed bytes); the deepest running sum is
+    # the nesting depth. All in C: about 20 ms for a megabyte of brackets.
+    steps = stripped.translate(_BRACKET_STEPS, _NOT_BRACKETS)
+    return max(accumulate(memoryview(steps).cast("b")), default=0) > max_depth
 
 
 def normalize(obj: object, *, received_at: float, source: str, limits: Limits) -> RawMessage:

@@ -1,0 +1,56 @@
+"""Answer a view from every aggregator worker, not just the one asked.
+
+Each worker holds the partial rows of the partitions assigned to it (plus standby
+copies of others', which must not be counted twice). With one worker, every view is
+local. With several, the worker asked sums its *active* partitions and asks each peer
+(from Faust's assignment metadata) for theirs via ``GET /internal/rows``; so every
+worker gives the same answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from moodstream_aggregator import queries, tables
+from moodstream_aggregator.app import app
+
+log = logging.getLogger("moodstream.aggregator.scatter")
+PEER_TIMEOUT_S = 5.0
+
+
+def active_partitions() -> set[int]:
+    """Partitions of the ``aggregates`` table this worker actively owns."""
+    topic = tables.aggregates.changelog_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
+def peer_urls() -> list[str]:
+    """Base URLs of the other workers that own partitions of the table."""
+    try:
+        metadata = app.router.table_metadata(tables.aggregates.name)
+    except Exception:  # noqa: BLE001  no assignment yet (starting, rebalancing)
+        return []
+    own = str(app.conf.canonical_url).rstrip("/")
+    return sorted(
+        str(url).rstrip("/")
+        for url, topics in metadata.items()
+        if str(url).rstrip("/") != own and any(topics.values())
+    )
+
+
+async def rows(kind: str, keys: list[str]) -> queries.Rows:
+    """``{key: row}`` summed over every partition of every worker."""
+    peers = peer_urls()
+    if not peers:
+        return queries.local_rows(kind, keys)
+    answer = queries.local_rows(kind, keys, active_partitions())
+    async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S) as client:
+        for peer in peers:
+            response = await client.get(
+                f"{peer}/internal/rows", params={"kind": kind, "keys": keys}
+            )
+            response.raise_for_status()
+            queries.merge_rows(answer, response.json()["rows"])
+    return answer
