@@ -201,7 +201,7 @@ def _has_surrogate(text: str) -> bool:
 
 # -- bodies ------------------------------------------------------------------------
 
-Case = tuple[str, bytes, "str | None"]
+Case = tuple[str, bytes, str | None]
 
 
 def _json(obj: object) -> bytes:
@@ -220,7 +220,9 @@ def _text_cases() -> list[Case]:
         cases.append((f"text_{index}_ascii", _json(event), None))
         # Raw UTF-8: a lone surrogate can only be sent as invalid (CESU-style) bytes.
         raw = json.dumps(event, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        cases.append((f"text_{index}_utf8", raw, "invalid_utf8" if _has_surrogate(text) else None))
+        if raw != cases[-1][1]:
+            expected = "invalid_utf8" if _has_surrogate(text) else None
+            cases.append((f"text_{index}_utf8", raw, expected))
     return cases
 
 
@@ -235,25 +237,25 @@ _CONTAINERS = {"array", "object", "array_1", "object_1"}
 # Expected outcome of putting each value in each contract field (None = accepted).
 _FIELD_RULES: dict[str, dict[str, str | None]] = {
     "id": {
-        **{name: "wrong_type" for name in _BAD_NUMBER | _CONTAINERS},
+        **dict.fromkeys(_BAD_NUMBER | _CONTAINERS, "wrong_type"),
         "null": "missing_id", "empty": "missing_id", "blank": "missing_id",
         "zero": None, "minus_one": None, "word": None,
     },
     "type": {
-        **{name: "wrong_type" for name in _BAD_NUMBER | _CONTAINERS | {"zero", "minus_one"}},
+        **dict.fromkeys(_BAD_NUMBER | _CONTAINERS | {"zero", "minus_one"}, "wrong_type"),
         "null": None, "empty": "unknown_type", "blank": "unknown_type", "word": "unknown_type",
     },
     "text": {
-        **{name: "wrong_type" for name in _BAD_NUMBER | _CONTAINERS | {"zero", "minus_one"}},
+        **dict.fromkeys(_BAD_NUMBER | _CONTAINERS | {"zero", "minus_one"}, "wrong_type"),
         "null": "missing_text", "empty": "missing_text", "blank": "missing_text", "word": None,
     },
     "user_id": {
-        **{name: "wrong_type" for name in _BAD_NUMBER | _CONTAINERS},
+        **dict.fromkeys(_BAD_NUMBER | _CONTAINERS, "wrong_type"),
         "null": None, "empty": None, "blank": None, "zero": None, "minus_one": None,
         "word": None,
     },
     "timestamp": {
-        **{name: "bad_timestamp" for name in _CONTAINERS},
+        **dict.fromkeys(_CONTAINERS, "bad_timestamp"),
         "true": "bad_timestamp", "false": "bad_timestamp", "zero": "bad_timestamp",
         "minus_one": "bad_timestamp", "huge_float": "bad_timestamp", "word": "bad_timestamp",
         "float": None, "null": None, "empty": None, "blank": None,

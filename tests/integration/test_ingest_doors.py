@@ -6,37 +6,16 @@ import asyncio
 import base64
 import json
 import subprocess
-import uuid
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from moodstream_common import topics
-from moodstream_dev.broker import broker_binary, create_topics
-from moodstream_dev.processes import ServiceProcess, free_port, service_env
+from moodstream_dev.broker import broker_binary
 from tests.corpus.hostile import HOSTILE_BODIES
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ingest(broker, tmp_path_factory):
-    prefix = f"in{uuid.uuid4().hex[:8]}-"
-    create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
-    state = tmp_path_factory.mktemp("ingest")
-    port = free_port()
-    service = ServiceProcess(
-        "ingest", port,
-        service_env("ingest", broker_url=broker.url, port=port, data_dir=state, topic_prefix=prefix),
-        state / "ingest.log",
-    )
-    service.start()
-    try:
-        service.wait_ready(60)
-        yield service, prefix
-    finally:
-        service.stop()
 
 
 async def _read_all(bootstrap, topic_names, expected, timeout=60.0):

@@ -69,7 +69,9 @@ def _validate(item: Item, *, source: str, received_at: float) -> RawMessage | De
         value = (
             item.value
             if item.decoded
-            else decode_json(item.original, max_bytes=LIMITS.max_body_bytes)
+            else decode_json(
+                item.original, max_bytes=LIMITS.max_body_bytes, max_depth=LIMITS.max_depth
+            )
         )
         return normalize(value, received_at=received_at, source=source, limits=LIMITS)
     except Rejected as rejected:

@@ -13,11 +13,13 @@ Rules where the contract is silent:
   characters inside strings are malformed); nesting deeper than ``max_depth``
   is refused before the parser runs. Duplicate keys: the last one wins, as in
   JavaScript, Python and Go.
-- Shape: an object with ``type``, ``user_id`` or ``timestamp`` is the contract; else
-  ``data`` is a v2 tweet, ``delete`` a v1.1 deletion notice, and ``id_str``,
-  ``full_text``, ``extended_tweet``, ``user``, ``created_at``, ``entities`` or
-  ``timestamp_ms`` a v1.1 tweet; anything else is the contract. Unknown fields are
-  ignored.
+- Shape: an object with ``type``, ``user_id`` or ``timestamp`` is the contract (tweets
+  have none of these keys); else, without ``id`` and ``text``, ``data`` makes it a v2
+  tweet and ``delete`` a v1.1 deletion notice; else ``id_str``, ``full_text``,
+  ``extended_tweet``, ``user``, ``created_at``, ``entities`` or ``timestamp_ms`` make
+  it a v1.1 tweet; anything else is the contract. Unknown fields are ignored. Tweet
+  text: ``extended_tweet.full_text`` > ``full_text`` > ``text`` (v2:
+  ``note_tweet.text`` > ``text``), the first that is not blank.
 - ``type``: ``"update"`` or ``"delete"`` exactly (case-sensitive); missing or null
   means update. An id is generated (``msg_`` + uuid4 hex) only for input with neither
   ``id`` nor ``type``, i.e. the bare-text shape.
@@ -29,9 +31,10 @@ Rules where the contract is silent:
 - Text: an update needs text; whitespace-only text (``str.strip``) counts as missing.
   It is kept verbatim otherwise: control characters, NULs (escaped as ``\\u0000``),
   bidi overrides and any odd Unicode stay. Lone surrogates (only reachable through
-  ``\\ud800``-style escapes) cannot be encoded as UTF-8 and become U+FFFD. Length
-  is counted in code points. A delete carries no text: its ``text`` is ignored, not
-  validated, so a broken optional field never blocks a deletion.
+  ``\\ud800``-style escapes) cannot be encoded as UTF-8 and become U+FFFD (a split
+  high+low pair is joined into its character). Length is counted in code points. A
+  delete carries no text: its ``text`` is ignored, not validated, so a broken
+  optional field never blocks a deletion.
 - Timestamps: ISO-8601 (anything ``datetime.fromisoformat`` reads; naive = UTC,
   ``Z`` allowed), Twitter's ``Wed Oct 10 20:19:24 +0000 2018``, or epoch numbers
   (JSON numbers or ``[0-9]+(.[0-9]+)?`` strings) whose unit is read from the
@@ -94,6 +97,8 @@ _BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _MAX_HASHTAGS = 100
 _MAX_HASHTAG_CHARS = 280
 _PREVIEW_CHARS = 500
+# 512 KiB of original is ~700 KB of base64: a dead letter stays under Kafka's 1 MiB.
+MAX_DEAD_LETTER_ORIGINAL_BYTES = 512 * 1024
 _DETAIL_CHARS = 64
 
 _CONTRACT_KEYS = ("type", "user_id", "timestamp")
@@ -297,12 +302,10 @@ def _build(
         raise Rejected(
             "unknown_type", f"type {_show(event_type)} is not one of {list(EVENT_TYPES)}"
         )
-    if fields["generate_id"]:
-        message_id = f"msg_{uuid.uuid4().hex}"
-    else:
-        message_id = _identifier(fields["id"], "id", limits)
-        if message_id is None:
-            raise Rejected("missing_id", "id is missing or empty")
+    given_id = None if fields["generate_id"] else _identifier(fields["id"], "id", limits)
+    if given_id is None and not fields["generate_id"]:
+        raise Rejected("missing_id", "id is missing or empty")
+    message_id = given_id or f"msg_{uuid.uuid4().hex}"
     try:
         user_id = _identifier(fields["user_id"], "user_id", limits)
         text = None
@@ -458,8 +461,13 @@ def _kind(value: object) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    names = {dict: "object", list: "array", str: "string"}
-    return names.get(type(value), type(value).__name__)
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
 
 
 def _show(text: str) -> str:
@@ -476,18 +484,27 @@ def dead_letter(
     service: str,
     received_at: float,
     message_id: str | None = None,
+    max_original_bytes: int = MAX_DEAD_LETTER_ORIGINAL_BYTES,
 ) -> DeadLetter:
-    """A dead-letter record keeping the exact original bytes (base64) and the reason.
+    """A dead-letter record keeping the original bytes (base64) and the reason.
 
-    ``message_id`` defaults to the id the rejection found, if any. The preview is the
-    first ~500 characters decoded leniently (invalid bytes become U+FFFD).
+    The bytes are exact up to ``max_original_bytes``; a longer body keeps only its
+    head and ``detail`` says so, because base64 grows the body by a third and the
+    record must still fit in one Kafka message (1 MiB by default) or the dead letter
+    itself could not be sent. ``message_id`` defaults to the id the rejection found,
+    if any. The preview is the first ~500 characters decoded leniently (invalid
+    bytes become U+FFFD).
     """
     preview = bytes(body[: _PREVIEW_CHARS * 4]).decode("utf-8", "replace")
     if len(preview) > _PREVIEW_CHARS:
         preview = preview[:_PREVIEW_CHARS] + "…"
+    detail = rejected.detail
+    if len(body) > max_original_bytes:
+        detail += f" [original truncated: first {max_original_bytes} of {len(body)} bytes kept]"
+        body = body[:max_original_bytes]
     return DeadLetter(
         reason=rejected.reason,
-        detail=rejected.detail,
+        detail=detail,
         source=source,
         service=service,
         received_at=received_at,

@@ -52,7 +52,7 @@ class Messages(View):
     async def post(self, request: Request) -> Response:
         """202 with the message id once it is in ``raw``; 4xx with a reason otherwise."""
         body = await _read_body(self, request)
-        if isinstance(body, Response):
+        if not isinstance(body, bytes):  # an error response (401/413)
             return body
         with tracer().start_as_current_span("moodstream.ingest.http"):
             (outcome,) = await accept([item_from_body(body)], source="http")
@@ -66,7 +66,7 @@ class MessagesBatch(View):
     async def post(self, request: Request) -> Response:
         """200 with ``{"accepted": n, "rejected": n, "results": [...]}`` in input order."""
         body = await _read_body(self, request)
-        if isinstance(body, Response):
+        if not isinstance(body, bytes):  # an error response (401/413)
             return body
         try:
             parsed = decode_json(body, max_bytes=LIMITS.max_body_bytes)
@@ -97,7 +97,7 @@ class LegacySubmit(View):
     async def post(self, request: Request) -> Response:
         """202 with a generated id, like ``/v1/messages``."""
         body = await _read_body(self, request)
-        if isinstance(body, Response):
+        if not isinstance(body, bytes):  # an error response (401/413)
             return body
         try:
             parsed = decode_json(body, max_bytes=LIMITS.max_body_bytes)
