@@ -60,3 +60,19 @@ def _user(base, user):
 def _json(url):
     response = httpx.get(url, timeout=5)
     return response.json() if response.status_code == 200 else None
+
+
+def test_legacy_polling_endpoints_have_the_shapes_dashboards_expect(stack):
+    ingest, aggregator = stack["ingest"].url, stack["aggregator"].url
+    response = httpx.post(f"{ingest}/v1/messages", timeout=10,
+                          json={"id": "legacy_now", "text": "Great job #legacy"})
+    assert response.status_code == 202
+    eventually(lambda: _json(f"{aggregator}/v1/messages/legacy_now"), timeout=60)
+    per_sec = _json(f"{aggregator}/refresh_react_num_per_sec")
+    assert set(per_sec) == {"positive", "neutral", "negative", "createdAtArray", "scoreArray"}
+    assert len(per_sec["createdAtArray"]) == len(per_sec["scoreArray"]) == 60
+    assert sum(per_sec[label] for label in ("positive", "neutral", "negative")) >= 1
+    per_min = _json(f"{aggregator}/refresh_react_num_per_min")
+    assert set(per_min) == {"positive", "neutral", "negative"} and sum(per_min.values()) >= 1
+    top = _json(f"{aggregator}/refresh_top_five_hashtags_per_min")
+    assert top.get("legacy", 0) >= 1 and len(top) <= 5

@@ -12,6 +12,7 @@ from faust.web import Request, Response, View
 
 from moodstream_aggregator import (
     dashboard,  # noqa: F401  (registers /dashboard and /static/)
+    legacy,  # noqa: F401  (registers the /refresh_* polling endpoints)
     queries,
     scatter,
     tables,
