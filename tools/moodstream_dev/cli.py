@@ -80,6 +80,32 @@ def _replay(args: argparse.Namespace) -> int:
     return asyncio.run(_run())
 
 
+def _dead_letters(args: argparse.Namespace) -> int:
+    from moodstream_common import broker_compat, topics
+    from moodstream_common.settings import BrokerSettings
+    from moodstream_dev import deadletters
+
+    settings = BrokerSettings()
+    broker_compat.apply(settings.broker_flavor)
+    bootstrap = args.bootstrap or settings.bootstrap_servers
+    entries = asyncio.run(deadletters.read_all(bootstrap, settings.topic(topics.DEAD_LETTERS)))
+    chosen = list(deadletters.select(entries, args.reason, args.source))
+    print(json.dumps(deadletters.summary(chosen), indent=2))
+    if args.action == "show":
+        for entry in chosen[-args.last :]:
+            letter = entry.letter
+            print(
+                f"[{entry.partition}:{entry.offset}] {letter.get('reason')} "
+                f"({letter.get('source')}): {letter.get('detail')}\n"
+                f"    {str(letter.get('original_preview', ''))[:120]!r}"
+            )
+        return 0
+    events = settings.topic(topics.EVENTS)
+    sent = asyncio.run(deadletters.replay(bootstrap, chosen, events, progress=not args.quiet))
+    print(f"replayed {sent} dead letters to {events}")
+    return 0
+
+
 def _broker(args: argparse.Namespace) -> int:
     from moodstream_dev.broker import main as broker_main
 
@@ -111,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--service", required=True, choices=sorted(SOURCE_TOPIC))
     replay.add_argument("--topic", help="base topic name (default: the service's source)")
     replay.add_argument(
-        "--from", dest="start_at", required=True,
+        "--from",
+        dest="start_at",
+        required=True,
         help="earliest | latest | offset:N | ISO-8601 time | epoch seconds",
     )
     replay.add_argument("--bootstrap", help="host:port (default from MOODSTREAM_BROKER_URL)")
@@ -119,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--follow", action="store_true", help="show progress until caught up")
     replay.add_argument("--follow-timeout", type=float, default=600.0)
     replay.set_defaults(func=_replay)
+
+    dead = commands.add_parser("dead-letters", help="inspect or replay the dead-letter topic")
+    dead.add_argument("action", choices=("show", "replay"))
+    dead.add_argument("--reason", help="only this rejection reason")
+    dead.add_argument("--source", help="only sources starting with this (http, topic:...)")
+    dead.add_argument("--last", type=int, default=20, help="show: how many records to print")
+    dead.add_argument("--bootstrap", help="host:port (default from MOODSTREAM_BROKER_URL)")
+    dead.add_argument("--quiet", action="store_true", help="no progress bar")
+    dead.set_defaults(func=_dead_letters)
 
     broker = commands.add_parser("broker", help="run the embedded broker in the foreground")
     broker.add_argument("--port", type=int, default=9092)

@@ -1,0 +1,33 @@
+"""A service started before its broker waits (with a clear log line) instead of
+crashing, and becomes ready once the broker is there."""
+
+import time
+
+import pytest
+
+from moodstream_common import topics
+from moodstream_dev.broker import EmbeddedBroker, create_topics, free_port
+from moodstream_dev.processes import ServiceProcess, service_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_ingest_started_before_the_broker_waits_then_runs(tmp_path):
+    broker_port, web_port = free_port(), free_port()
+    env = service_env("ingest", broker_url=f"kafka://127.0.0.1:{broker_port}", port=web_port,
+                      data_dir=tmp_path)
+    service = ServiceProcess("ingest", web_port, env, tmp_path / "ingest.log")
+    service.start()
+    try:
+        time.sleep(4)
+        assert service.process.poll() is None, "the service exited instead of waiting"
+        log = service.log_path.read_text()
+        assert "broker not reachable" in log and "retrying in" in log
+        with EmbeddedBroker(port=broker_port, log_path=tmp_path / "broker.log") as broker:
+            create_topics(broker.bootstrap, topics.ALL_TOPICS)
+            waited = service.wait_ready(60)
+            print(f"ready {waited:.1f}s after the broker came up")
+            assert "is reachable" in service.log_path.read_text()
+            service.stop()
+    finally:
+        service.stop()
