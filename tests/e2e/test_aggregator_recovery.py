@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from moodstream_common import topics
 from moodstream_dev.loadgen import LoadConfig, expected_live
 from moodstream_dev.loadgen import run as run_loadgen
-from tests.helpers import eventually
+from tests.helpers import eventually, group_caught_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -27,7 +28,7 @@ def _views(url):
     }
 
 
-def test_kill_and_delete_local_store_then_recover(stack):
+def test_kill_and_delete_local_store_then_recover(broker, stack, stack_prefix):
     aggregator = stack["aggregator"]
     config = LoadConfig(count=200, via="http", ingest_url=stack["ingest"].url, seed=41,
                         id_prefix="rec", users=5)
@@ -35,6 +36,11 @@ def test_kill_and_delete_local_store_then_recover(stack):
     live = expected_live(config)
     eventually(lambda: httpx.get(f"{aggregator.url}/v1/totals").json()["total"] == live,
                timeout=120)
+    # Replacing updates do not change the total: wait until every record is applied.
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+                    topics.RAW.name(stack_prefix), timeout=120)
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
+                    topics.SCORED.name(stack_prefix), timeout=120)
     before = _views(aggregator.url)
 
     aggregator.signal(signal.SIGKILL)

@@ -22,6 +22,7 @@ from moodstream_aggregator.app import aggregates_topic, app, scored_topic, setti
 from moodstream_aggregator.contributions import (
     MINUTE,
     Contribution,
+    Delta,
     apply_delta,
     contribution_of,
     deltas,
@@ -30,6 +31,7 @@ from moodstream_aggregator.contributions import (
     window_start,
 )
 from moodstream_aggregator.retention import RetentionIndex
+from moodstream_aggregator.tables import OFFSET
 from moodstream_common.metrics import MESSAGES_IN
 from moodstream_common.records import EVENT_DELETE, AggregateUpdate, ScoredMessage
 from moodstream_common.tracing import extract_context, tracer
@@ -47,38 +49,61 @@ _retention = RetentionIndex(
 _last_expiry: dict[int, float] = defaultdict(float)
 
 
-def apply_record(record: ScoredMessage, partition: int) -> bool:
-    """Apply one scored record to the tables; True if any aggregate changed.
+def apply_record(record: ScoredMessage, partition: int, offset: int) -> bool:
+    """Apply one scored record (at ``offset`` of ``partition``); True if rows changed.
 
     The record replaces the message's earlier contribution (update), retracts it
-    (delete), or changes nothing (the same content delivered again).
+    (delete), or changes nothing (the same content again, at any offset). Exactly once
+    per row even after a crash: every row and the message state carry the offset of
+    the last event applied to them, rows are written before the message state, and all
+    of them go to one changelog partition (see :mod:`moodstream_aggregator.tables`).
+    A redelivered event whose message state survived is complete; otherwise only the
+    rows that do not yet carry its offset get its change.
     """
-    stored = tables.messages.get(record.id)
-    old = Contribution.from_json(stored) if stored and "label" in stored else None
-    new = contribution_of(record)
-    if record.type == EVENT_DELETE:
-        tables.messages[record.id] = {"deleted": True, "deleted_at": record.event_time}
-        _retention.note_message(partition, record.id, old.event_time if old else record.event_time)
-    elif new is not None and new != old:
-        tables.messages[record.id] = new.to_json()
-        _retention.note_message(partition, record.id, new.event_time)
-    changed = False
+    key = tables.message_key(record.id)
+    stored = tables.aggregates.get(key) or {}
+    if stored.get(OFFSET, -1) >= offset:
+        return False  # this event (or a later one of this message) is fully applied
+    old = _contribution(stored.get("current"))
+    deleted = record.type == EVENT_DELETE
+    new = None if deleted else contribution_of(record)
+    if stored and new == old and deleted == bool(stored.get("deleted")):
+        return False  # the same content again: a duplicate or a replay
+    # One write per row: an update may retract and add on the same row (its total).
+    by_row: dict[tuple[str, str], list[Delta]] = {}
     for delta in deltas(old, new):
-        key = tables.row_key(delta.kind, partition, delta.key)
-        updated = apply_delta(tables.aggregates.get(key), delta)
-        if updated:
-            tables.aggregates[key] = updated
-        elif key in tables.aggregates:
-            del tables.aggregates[key]
-        _dirty.add((delta.kind, delta.key))
-        _retention.note_row(partition, delta.kind, delta.key)
+        by_row.setdefault((delta.kind, delta.key), []).append(delta)
+    changed = False
+    for (kind, row_id), row_deltas in by_row.items():
+        row_key = tables.row_key(kind, partition, row_id)
+        row = tables.aggregates.get(row_key)
+        if row and row.get(OFFSET, -1) >= offset:
+            continue  # written before a crash; the rest of this event was not
+        updated = {k: v for k, v in (row or {}).items() if k != OFFSET}
+        for delta in row_deltas:
+            updated = apply_delta(updated, delta)
+        updated[OFFSET] = offset
+        tables.aggregates[row_key] = updated
+        _dirty.add((kind, row_id))
+        _retention.note_row(partition, kind, row_id)
         changed = True
-    if new is not None and new != old:
-        _track_event_time(new.event_time, partition)
+    if new is not None:
+        _track_event_time(new.event_time, partition, offset)
+    tables.aggregates[key] = {
+        "current": new.to_json() if new else None,
+        "deleted": deleted,
+        "deleted_at": record.event_time if deleted else None,
+        OFFSET: offset,
+    }
+    _retention.note_message(partition, record.id, (new or old or record).event_time)
     return changed
 
 
-def _track_event_time(event_time: float, partition: int) -> None:
+def _contribution(data: dict[str, object] | None) -> Contribution | None:
+    return Contribution.from_json(data) if data else None
+
+
+def _track_event_time(event_time: float, partition: int, offset: int) -> None:
     """Advance the partition's watermark; count the record as late if its window closed."""
     mark_key = tables.row_key("watermark", partition, "all")
     mark = (tables.aggregates.get(mark_key) or {}).get("event_time", 0.0)
@@ -86,8 +111,9 @@ def _track_event_time(event_time: float, partition: int) -> None:
         tables.aggregates[mark_key] = {"event_time": event_time}
     elif window_start(event_time, MINUTE) + MINUTE + settings.grace_seconds < mark:
         late_key = tables.row_key("late", partition, "all")
-        late = (tables.aggregates.get(late_key) or {}).get("late", 0)
-        tables.aggregates[late_key] = {"late": late + 1}
+        late_row = tables.aggregates.get(late_key) or {}
+        if late_row.get(OFFSET, -1) < offset:
+            tables.aggregates[late_key] = {"late": late_row.get("late", 0) + 1, OFFSET: offset}
 
 
 def expire(partition: int) -> int:
@@ -102,14 +128,14 @@ def expire(partition: int) -> int:
         return 0
     _last_expiry[partition] = now
     if not _retention.scanned:
-        _retention.scan(
-            (key for key in tables.aggregates.keys()),
-            (
-                (message_id, tables.partition_of(message_id), _time_of(state))
-                for message_id, state in tables.messages.items()
-                if state
-            ),
-        )
+        rows, messages = [], []
+        for key, state in tables.aggregates.items():
+            if key.startswith(tables.MESSAGE_PREFIX):
+                message_id = key[len(tables.MESSAGE_PREFIX) :]
+                messages.append((message_id, tables.partition_of(message_id), _time_of(state)))
+            else:
+                rows.append(key)
+        _retention.scan(rows, messages)
     mark = (tables.aggregates.get(tables.row_key("watermark", partition, "all")) or {}).get(
         "event_time", 0.0
     )
@@ -120,16 +146,19 @@ def expire(partition: int) -> int:
             del tables.aggregates[key]
             deleted += 1
     for message_id in _retention.expired_messages(partition, mark):
-        state = tables.messages.get(message_id)
+        key = tables.message_key(message_id)
+        state = tables.aggregates.get(key)
         # Only if it was not updated to a newer time since it was indexed.
         if state is not None and _time_of(state) < mark - settings.message_retention_seconds:
-            del tables.messages[message_id]
+            del tables.aggregates[key]
             deleted += 1
     return deleted
 
 
-def _time_of(state: dict[str, object]) -> float:
-    value = state.get("event_time", state.get("deleted_at", 0.0))
+def _time_of(state: dict[str, object] | None) -> float:
+    state = state or {}
+    current = state.get("current")
+    value = current.get("event_time") if isinstance(current, dict) else state.get("deleted_at")
     return float(value) if isinstance(value, int | float) else 0.0
 
 
@@ -142,7 +171,7 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[bool]:
         parent = extract_context(event.message.headers)
         with tracer().start_as_current_span("moodstream.aggregator.apply", context=parent) as span:
             span.set_attribute("moodstream.message_id", record.id)
-            changed = apply_record(record, event.message.partition)
+            changed = apply_record(record, event.message.partition, event.message.offset)
             span.set_attribute("moodstream.changed", changed)
         expire(event.message.partition)
         yield changed

@@ -28,6 +28,8 @@ def iso(epoch_seconds: float) -> str:
 def merge_row(into: dict[str, float], row: dict[str, float]) -> dict[str, float]:
     """Add ``row`` to ``into`` (times take the maximum, everything else adds up)."""
     for name, value in row.items():
+        if name.startswith("~"):  # bookkeeping (the row's last applied offset)
+            continue
         if name == "event_time":
             into[name] = max(into.get(name, 0.0), value)
         else:
@@ -60,8 +62,11 @@ def local_rows(kind: str, keys: Iterable[str], partitions: Iterable[int] | None 
 def _scan_hashtags(partitions: set[int]) -> Rows:
     answer: Rows = {}
     for key, row in tables.aggregates.items():
-        kind, partition, tag = key.split("|", 2)
-        if kind == "hashtag" and row and int(partition) in partitions:
+        parts = key.split("|", 2)
+        if len(parts) != 3:
+            continue
+        kind, partition, tag = parts
+        if kind == "hashtag" and row and partition.isdigit() and int(partition) in partitions:
             merge_row(answer.setdefault(tag, {}), row)
     return answer
 

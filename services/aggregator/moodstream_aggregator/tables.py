@@ -1,12 +1,21 @@
-"""Aggregator tables (RocksDB-backed, with changelogs), co-partitioned with ``scored``.
+"""The aggregator's one table (RocksDB-backed, with a changelog), co-partitioned with
+``scored``.
 
-``messages``: message id -> its current contribution (or a deletion marker). This is
-the per-message state that makes updates replace, deletes retract and redelivery a
-no-op.
+It holds two kinds of keys, on purpose in ONE table so that every write an event makes
+goes to the same changelog partition, in order:
 
-``aggregates``: ``"<kind>|<partition>|<key>"`` -> counts. Rows are partial per source
-partition, because a table row is owned by the partition of the event that wrote it:
-two partitions writing one key would race. Readers sum a key over all partitions.
+- ``m|<message id>``: the message's current contribution (and the one before it, and
+  the source offset of the event that wrote it) — what makes updates replace, deletes
+  retract and redelivery change nothing;
+- ``<kind>|<partition>|<key>``: aggregate rows, partial per source partition (a table
+  row is owned by the partition of the event that wrote it, so two partitions writing
+  one key would race; readers sum a key over all partitions). Each row records the
+  offset of the last event applied to it.
+
+Why one changelog partition matters: a crash can lose only a *suffix* of the writes
+not yet flushed. An event writes its rows first and its message state last, so after
+recovery at most one event is half applied, and the offsets on rows and message state
+tell exactly which of its writes are missing (see ``agents.apply_record``).
 """
 
 from __future__ import annotations
@@ -19,30 +28,36 @@ from moodstream_aggregator.app import app
 from moodstream_common import topics
 
 PARTITIONS = topics.SCORED.partitions
+OFFSET = "~offset"  # not a label, not a hashtag: cannot collide with a counted field
+MESSAGE_PREFIX = "m|"
 
-messages = app.Table(
-    "messages",
-    default=None,
-    partitions=PARTITIONS,
-    key_type=str,
-    help="message id -> current contribution or deletion marker",
-)
 aggregates = app.Table(
     "aggregates",
     default=None,
     partitions=PARTITIONS,
     key_type=str,
-    help="kind|partition|key -> partial counts",
+    help="m|<message id> -> message state; kind|partition|key -> partial counts",
 )
 
 
 def row_key(kind: str, partition: int, key: str) -> str:
-    """Key of one partial row in ``aggregates``."""
+    """Key of one partial row."""
     return f"{kind}|{partition}|{key}"
 
 
+def message_key(message_id: str) -> str:
+    """Key of one message's state."""
+    return f"{MESSAGE_PREFIX}{message_id}"
+
+
+def message_state(message_id: str) -> dict[str, Any] | None:
+    """The stored state of ``message_id`` on this worker, if any."""
+    state: dict[str, Any] | None = aggregates.get(message_key(message_id))
+    return state
+
+
 def partition_of(message_id: str) -> int:
-    """Partition of ``scored`` (and so of ``messages``) that holds ``message_id``.
+    """Partition of ``scored`` (and so of the table) that holds ``message_id``.
 
     The same murmur2 hash as the producers' default partitioner (Kafka's Java client
     uses it too), over the UTF-8 key bytes.

@@ -134,13 +134,14 @@ class UserView(View):
 class MessageView(View):
     """The current state of one message (routed to the worker that owns it)."""
 
-    @app.table_route(table=tables.messages, match_info="message_id")
+    @app.table_route(table=tables.aggregates, match_info="message_id")
     async def get(self, request: Request, message_id: str) -> Response:
-        """404 when the aggregator never saw the message."""
-        state = tables.messages.get(message_id)
+        """``{"id", "deleted", ...current contribution}``; 404 if never seen."""
+        state = tables.message_state(message_id)
         if state is None:
             return self.json({"reason": "not_found", "detail": message_id}, status=404)
-        return self.json({"id": message_id, **state})
+        current = state.get("current") or {}
+        return self.json({"id": message_id, **current, "deleted": bool(state.get("deleted"))})
 
 
 @app.page("/v1/totals")
