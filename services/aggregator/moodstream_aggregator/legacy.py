@@ -20,11 +20,7 @@ LABELS = ("positive", "neutral", "negative")
 
 
 async def _windows(size: int, last: int) -> list[dict[str, Any]]:
-    kind = "second" if size == SECOND else "minute"
-    end = queries.watermark_from(await scatter.rows("watermark", ["all"]))
-    starts = queries.window_starts(size, last, end)
-    rows = await scatter.rows(kind, [str(start) for start in starts])
-    windows: list[dict[str, Any]] = queries.series_from(size, starts, rows, end)["windows"]
+    windows: list[dict[str, Any]] = (await scatter.series(size, last))["windows"]
     return windows
 
 
@@ -61,7 +57,7 @@ class TopFive(View):
 
     async def get(self, request: Request) -> Response:
         """At most five entries, most used first."""
-        end = queries.watermark_from(await scatter.rows("watermark", ["all"]))
+        end = await scatter.watermark()
         minute = str(queries.minute_of(end))
         rows = await scatter.rows("hashtag_minute", [minute])
         top = queries.top_from(rows.get(minute, {}), 5)

@@ -10,11 +10,13 @@ worker gives the same answer.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 
 from moodstream_aggregator import queries, tables
 from moodstream_aggregator.app import app
+from moodstream_aggregator.contributions import SECOND
 
 log = logging.getLogger("moodstream.aggregator.scatter")
 PEER_TIMEOUT_S = 5.0
@@ -54,3 +56,16 @@ async def rows(kind: str, keys: list[str]) -> queries.Rows:
             response.raise_for_status()
             queries.merge_rows(answer, response.json()["rows"])
     return answer
+
+
+async def watermark() -> float:
+    """Newest event time seen by any worker (0 when nothing was seen)."""
+    return queries.watermark_from(await rows("watermark", ["all"]))
+
+
+async def series(size: int, last: int) -> dict[str, Any]:
+    """The ``last`` windows of ``size`` seconds up to the newest event time, all workers."""
+    kind = "second" if size == SECOND else "minute"
+    end = await watermark()
+    starts = queries.window_starts(size, last, end)
+    return queries.series_from(size, starts, await rows(kind, [str(s) for s in starts]), end)

@@ -53,14 +53,6 @@ def _bad_param(view: View, name: str, upper: int) -> Response:
     )
 
 
-async def _series(size: int, last: int) -> dict[str, object]:
-    kind = "second" if size == SECOND else "minute"
-    end = queries.watermark_from(await scatter.rows("watermark", ["all"]))
-    starts = queries.window_starts(size, last, end)
-    rows = await scatter.rows(kind, [str(start) for start in starts])
-    return queries.series_from(size, starts, rows, end)
-
-
 @app.page("/v1/sentiment/seconds")
 class SentimentPerSecond(View):
     """Sentiment counts and mean score per 1-second window."""
@@ -70,7 +62,7 @@ class SentimentPerSecond(View):
         last = _int_param(request, "last", 60, MAX_WINDOWS)
         if last is None:
             return _bad_param(self, "last", MAX_WINDOWS)
-        return self.json(await _series(SECOND, last))
+        return self.json(await scatter.series(SECOND, last))
 
 
 @app.page("/v1/sentiment/minutes")
@@ -82,7 +74,7 @@ class SentimentPerMinute(View):
         last = _int_param(request, "last", 30, MAX_WINDOWS)
         if last is None:
             return _bad_param(self, "last", MAX_WINDOWS)
-        return self.json(await _series(MINUTE, last))
+        return self.json(await scatter.series(MINUTE, last))
 
 
 @app.page("/v1/hashtags/minute")
@@ -100,7 +92,7 @@ class HashtagsPerMinute(View):
         except ValueError:
             return self.json({"reason": "bad_parameter", "detail": "minute: epoch"}, status=400)
         if at is None:
-            at = queries.watermark_from(await scatter.rows("watermark", ["all"]))
+            at = await scatter.watermark()
         minute = queries.minute_of(at)
         rows = await scatter.rows("hashtag_minute", [str(minute)])
         top = queries.top_from(rows.get(str(minute), {}), n)
@@ -150,7 +142,7 @@ class Totals(View):
 
     async def get(self, request: Request) -> Response:
         """``{"positive", "neutral", "negative", "total", "mean_score", "late", "watermark"}``."""
-        mark = queries.watermark_from(await scatter.rows("watermark", ["all"]))
+        mark = await scatter.watermark()
         total = (await scatter.rows("total", ["all"])).get("all") or empty_counts()
         late = (await scatter.rows("late", ["all"])).get("all", {}).get("late", 0)
         return self.json(
