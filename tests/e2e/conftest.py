@@ -7,11 +7,23 @@ import uuid
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from moodstream_common import topics
 from moodstream_dev.broker import create_topics
 from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, service_env
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 MODEL_PATH = Path(os.environ.get("ANALYZER_MODEL_PATH", "models/sentiment-flair-v1")).resolve()
 
 
@@ -22,7 +34,13 @@ def stack_prefix():
 
 
 @pytest.fixture(scope="module")
-def stack(broker, tmp_path_factory, stack_prefix):
+def stack_env():
+    """Extra environment for every service of this module's stack (override per module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(broker, tmp_path_factory, stack_prefix, stack_env):
     """ingest, analyzer and aggregator started on unique topics; stopped afterwards."""
     prefix = stack_prefix
     state = tmp_path_factory.mktemp("stack")
@@ -39,6 +57,7 @@ def stack(broker, tmp_path_factory, stack_prefix):
             extra={
                 "ANALYZER_MODEL_PATH": str(MODEL_PATH),
                 "MOODSTREAM_TRACE_FILE": str(state / f"traces-{name}.jsonl"),
+                **stack_env,
             },
         )
         services[name] = ServiceProcess(name, port, env, state / "log" / f"{name}.log")
@@ -51,3 +70,30 @@ def stack(broker, tmp_path_factory, stack_prefix):
     finally:
         for service in services.values():
             service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for the whole module."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: run scripts/install_system_packages.sh")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser: Browser):
+    """A fresh page that records console errors and every URL it requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.problems = []  # type: ignore[attr-defined]
+    page.requested = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("request", lambda r: page.requested.append(r.url))
+    yield page
+    context.close()

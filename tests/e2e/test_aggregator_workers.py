@@ -1,7 +1,9 @@
 """Two aggregator workers split the partitions; every view answers the same whichever
-worker is asked, and the answer counts every message once."""
+worker is asked, and the answer counts every message once. The views are token-protected,
+so the workers' peer requests must carry the token too."""
 
 import asyncio
+import secrets
 
 import httpx
 import pytest
@@ -14,8 +16,17 @@ from tests.helpers import eventually, group_caught_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
+READ_TOKEN = secrets.token_urlsafe(16)
+AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
+
 VIEWS = ["/v1/totals", "/v1/sentiment/seconds?last=5", "/v1/sentiment/minutes?last=3",
          "/v1/hashtags", "/v1/hashtags/minute?n=3", "/v1/users/u_1", "/v1/messages/w_4"]
+
+
+@pytest.fixture(scope="module")
+def stack_env():
+    """Both aggregator workers require the read token."""
+    return {"AGGREGATOR_READ_TOKEN": READ_TOKEN}
 
 
 def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, tmp_path):
@@ -40,15 +51,16 @@ def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, 
         held = [httpx.get(f"{w.url}/readyz").json()["assigned_partitions"] for w in (first, second)]
         assert all(count > 0 for count in held), held
         live = expected_live(config)
-        eventually(lambda: all(httpx.get(f"{w.url}/v1/totals").json()["total"] == live
+        eventually(lambda: all(httpx.get(f"{w.url}/v1/totals", headers=AUTH).json()["total"] == live
                                for w in (first, second)), timeout=60)
         # Each worker owns a share of the partitions; the public view sums both shares.
-        shares = [httpx.get(f"{w.url}/internal/rows", params={"kind": "total", "keys": "all"})
+        shares = [httpx.get(f"{w.url}/internal/rows", params={"kind": "total", "keys": "all"},
+                            headers=AUTH)
                   .json()["rows"]["all"] for w in (first, second)]
         counted = [int(sum(v for k, v in share.items() if k != "score_sum")) for share in shares]
         assert all(count > 0 for count in counted) and sum(counted) == live, counted
         for view in VIEWS:
-            answers = [httpx.get(f"{w.url}{view}", timeout=10).json() for w in (first, second)]
+            answers = [httpx.get(f"{w.url}{view}", headers=AUTH, timeout=10).json() for w in (first, second)]
             assert answers[0] == answers[1], view
     finally:
         second.stop()

@@ -15,52 +15,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HASHTAG = "moodboard"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium, headless, for the whole module."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} missing: run scripts/install_system_packages.sh")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
-def page(browser: Browser):
-    """A fresh page that records console errors and every URL it requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.requested = []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
-    page.on("request", lambda r: page.requested.append(r.url))
-    yield page
-    context.close()
 
 
 def test_dashboard_renders_posted_messages_live(stack, page: Page):

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from moodstream_aggregator import queries, tables
+from moodstream_aggregator.access import auth_headers
 from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import SECOND
 
@@ -48,7 +49,7 @@ async def rows(kind: str, keys: list[str]) -> queries.Rows:
     if not peers:
         return queries.local_rows(kind, keys)
     answer = queries.local_rows(kind, keys, active_partitions())
-    async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S) as client:
+    async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S, headers=auth_headers()) as client:
         for peer in peers:
             response = await client.get(
                 f"{peer}/internal/rows", params={"kind": kind, "keys": keys}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from moodstream_common.settings import BrokerSettings
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     )
     publish_interval_seconds: float = Field(
         default=1.0, description="How often changed aggregates are published to 'aggregates'."
+    )
+    read_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token required on every view except the probes and the "
+        "dashboard shell; empty = views are public.",
     )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
 

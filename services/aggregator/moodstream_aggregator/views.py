@@ -11,6 +11,7 @@ from __future__ import annotations
 from faust.web import Request, Response, View
 
 from moodstream_aggregator import (
+    access,  # noqa: F401  (installs the read-token check on every view)
     dashboard,  # noqa: F401  (registers /dashboard and /static/)
     legacy,  # noqa: F401  (registers the /refresh_* polling endpoints)
     queries,

@@ -11,11 +11,11 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
+from moodstream_common.auth import authorized
 from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
 from moodstream_ingest.app import app, settings
-from moodstream_ingest.auth import authorized
 from moodstream_ingest.intake import LIMITS, Outcome, accept, item_from_body, item_from_value
 from moodstream_ingest.normalize import Rejected, decode_json
 from moodstream_ingest.openapi import openapi_document

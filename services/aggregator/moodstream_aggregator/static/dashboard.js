@@ -8,6 +8,12 @@
  *   lastError   message of the most recent failure (null once it recovers)
  *   data        the last JSON answers: {seconds, minutes, hashtags, totals}
  *   charts      the Chart.js instances: {seconds, minutes} (empty without Chart.js)
+ *   needsToken  true while the views answer 401 and the token prompt is shown
+ *
+ * Access token: when the aggregator runs with AGGREGATOR_READ_TOKEN, open
+ * /dashboard#token=<token> (the fragment never reaches the server or its logs) or type
+ * it into the prompt. It is kept in sessionStorage for this tab and sent as a bearer
+ * token on every data request.
  */
 (function () {
   "use strict";
@@ -36,8 +42,26 @@
     lastError: null,
     data: {},
     charts: {},
+    needsToken: false,
   };
   window.moodstreamDashboard = state;
+
+  const TOKEN_KEY = "moodstream.readToken";
+
+  function takeTokenFromFragment() {
+    const match = /(?:^#|&)token=([^&]*)/.exec(window.location.hash);
+    if (!match) return;
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+    // Drop the token from the address bar and the history.
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+
+  function authHeaders() {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { Authorization: "Bearer " + token } : {};
+  }
+
+  class Unauthorized extends Error {}
 
   const $ = (id) => document.getElementById(id);
   const fmtInt = new Intl.NumberFormat("en-US");
@@ -230,8 +254,11 @@
       const response = await fetch(path, {
         cache: "no-store",
         signal: controller.signal,
-        headers: { Accept: "application/json" },
+        headers: { Accept: "application/json", ...authHeaders() },
       });
+      if (response.status === 401) {
+        throw new Unauthorized(path.split("?")[0] + " needs an access token");
+      }
       if (!response.ok) {
         throw new Error(path.split("?")[0] + " answered HTTP " + response.status);
       }
@@ -283,14 +310,32 @@
     $("last-update").textContent = new Date(state.lastUpdate).toLocaleTimeString();
   }
 
+  function askForToken(ask) {
+    state.needsToken = ask;
+    $("token-form").hidden = !ask;
+    if (ask) {
+      const pill = $("connection-status");
+      pill.dataset.state = "error";
+      pill.textContent = "Token needed";
+      $("connection-error").hidden = true;
+    }
+  }
+
   let failures = 0;
 
   async function tick() {
     try {
       await refresh();
       failures = 0;
+      askForToken(false);
       showStatus(true);
     } catch (err) {
+      if (err instanceof Unauthorized) {
+        // Wait for the person to give a token; the form's submit restarts polling.
+        state.lastError = err.message;
+        askForToken(true);
+        return;
+      }
       failures += 1;
       state.errors += 1;
       state.lastError = String((err && err.message) || err);
@@ -304,6 +349,14 @@
   }
 
   function start() {
+    takeTokenFromFragment();
+    $("token-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, $("token-input").value);
+      $("token-input").value = "";
+      askForToken(false);
+      tick();
+    });
     try {
       setupCharts();
     } catch (err) {

@@ -2,7 +2,7 @@
 
 from pydantic import SecretStr
 
-from moodstream_ingest.auth import authorized
+from moodstream_common.auth import authorized
 
 
 def test_open_when_no_token_configured():

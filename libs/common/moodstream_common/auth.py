@@ -1,4 +1,4 @@
-"""Bearer-token check for state-changing endpoints."""
+"""Bearer-token check shared by every service's HTTP API."""
 
 from __future__ import annotations
 
