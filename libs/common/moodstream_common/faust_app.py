@@ -13,7 +13,7 @@ from typing import Any
 import faust
 from faust.auth import SASLCredentials
 
-from moodstream_common import broker_compat
+from moodstream_common import broker_compat, changelog_guard
 from moodstream_common.settings import BrokerSettings
 
 
@@ -47,6 +47,7 @@ def make_app(
     ``overrides`` are passed to ``faust.App`` last, so a service can change any value.
     """
     broker_compat.apply(settings.broker_flavor)
+    changelog_guard.install()
     options: dict[str, Any] = {
         "broker": settings.broker_url,
         "broker_credentials": broker_credentials(settings),

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import faust
 
+from moodstream_common.log_throttle import throttle_repeats
+
 log = logging.getLogger("moodstream.worker")
 
 
@@ -61,6 +63,7 @@ def run_worker(app: faust.App) -> None:
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
     logging.getLogger("moodstream").setLevel(loglevel.upper())
+    throttle_repeats()
     wait_for_broker(app, float(os.environ.get("MOODSTREAM_BROKER_WAIT_SECONDS", "120")))
     # Faust creates the app's folder but not its parents.
     Path(app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)

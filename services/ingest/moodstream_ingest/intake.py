@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from moodstream_common.metrics import DEAD_LETTERS, MESSAGES_IN, MESSAGES_OUT
 from moodstream_common.records import DeadLetter, RawMessage
 from moodstream_common.tracing import inject_headers, tracer
@@ -27,6 +29,14 @@ LIMITS = Limits(
     max_body_bytes=settings.max_body_bytes,
     max_text_chars=settings.max_text_chars,
 )
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not take the records within ``INGEST_DELIVERY_TIMEOUT_SECONDS``.
+
+    Some may still arrive later: callers answer "retry" and a retry with the same
+    message ids is absorbed downstream, since aggregates are idempotent per id.
+    """
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,8 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
     """Validate ``items``, publish each to ``raw`` or dead letters, in order.
 
     Returns once the broker has acknowledged every record, so an ``accepted`` answer
-    means the message is durable in the topic.
+    means the message is durable in the topic. Raises :class:`BrokerUnavailable` when
+    that takes longer than the delivery timeout (broker down or unreachable).
     """
     received_at = time.time()
     MESSAGES_IN.labels(SERVICE, source).inc(len(items))
@@ -102,7 +113,13 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
                 deliveries.append(await dead_letter_topic.send(value=result))
                 DEAD_LETTERS.labels(SERVICE, result.reason).inc()
                 outcomes.append(Outcome(False, reason=result.reason, detail=result.detail))
-        await asyncio.gather(*deliveries)
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*deliveries), timeout=settings.delivery_timeout_seconds
+            )
+        except (TimeoutError, KafkaError) as exc:
+            batch_span.record_exception(exc)
+            raise BrokerUnavailable(f"broker did not take {len(items)} records") from exc
     MESSAGES_OUT.labels(SERVICE, raw_topic.get_topic_name()).inc(
         sum(1 for outcome in outcomes if outcome.accepted)
     )

@@ -53,6 +53,7 @@ def _responses(ok_status: str, ok_schema: dict[str, Any]) -> dict[str, Any]:
         "400": {"description": "invalid input", **rejection},
         "401": {"description": "missing or wrong bearer token", **rejection},
         "413": {"description": "body or batch too large", **rejection},
+        "503": {"description": "broker unavailable; retry later with the same ids", **rejection},
     }
 
 

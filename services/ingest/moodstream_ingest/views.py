@@ -16,13 +16,33 @@ from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
 from moodstream_ingest.app import app, settings
-from moodstream_ingest.intake import LIMITS, Outcome, accept, item_from_body, item_from_value
+from moodstream_ingest.intake import (
+    LIMITS,
+    BrokerUnavailable,
+    Item,
+    Outcome,
+    accept,
+    item_from_body,
+    item_from_value,
+)
 from moodstream_ingest.normalize import Rejected, decode_json
 from moodstream_ingest.openapi import openapi_document
 
 
 def _error(view: View, status: int, reason: str, detail: str) -> Response:
     return view.json({"status": "rejected", "reason": reason, "detail": detail}, status=status)
+
+
+async def _accept(view: View, items: list[Item], *, source: str) -> list[Outcome] | Response:
+    """:func:`accept`, or a 503 asking the client to retry when the broker is away."""
+    try:
+        return await accept(items, source=source)
+    except BrokerUnavailable:
+        response = _error(
+            view, 503, "broker_unavailable", "the broker is not answering; retry with the same ids"
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
 
 async def _read_body(view: View, request: Request) -> bytes | Response:
@@ -55,8 +75,10 @@ class Messages(View):
         if not isinstance(body, bytes):  # an error response (401/413)
             return body
         with tracer().start_as_current_span("moodstream.ingest.http"):
-            (outcome,) = await accept([item_from_body(body)], source="http")
-        return _single_response(self, outcome)
+            outcomes = await _accept(self, [item_from_body(body)], source="http")
+        if not isinstance(outcomes, list):  # a 503 response
+            return outcomes
+        return _single_response(self, outcomes[0])
 
 
 @app.page("/v1/messages:batch")
@@ -80,7 +102,9 @@ class MessagesBatch(View):
                 self, 413, "batch_too_large", f"at most {settings.max_batch_items} items a batch"
             )
         with tracer().start_as_current_span("moodstream.ingest.http"):
-            outcomes = await accept([item_from_value(item) for item in items], source="http")
+            outcomes = await _accept(self, [item_from_value(i) for i in items], source="http")
+        if not isinstance(outcomes, list):  # a 503 response
+            return outcomes
         results: list[dict[str, Any]] = [
             {"index": index, **outcome.as_json()} for index, outcome in enumerate(outcomes)
         ]
@@ -106,10 +130,12 @@ class LegacySubmit(View):
         if not isinstance(parsed, dict) or not isinstance(parsed.get("message"), str):
             return _error(self, 400, "missing_text", "expected {'message': '<text>'}")
         with tracer().start_as_current_span("moodstream.ingest.http"):
-            (outcome,) = await accept(
-                [item_from_value({"text": parsed["message"]})], source="http:legacy"
+            outcomes = await _accept(
+                self, [item_from_value({"text": parsed["message"]})], source="http:legacy"
             )
-        return _single_response(self, outcome)
+        if not isinstance(outcomes, list):  # a 503 response
+            return outcomes
+        return _single_response(self, outcomes[0])
 
 
 @app.page("/openapi.json")

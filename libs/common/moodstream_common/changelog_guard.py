@@ -1,0 +1,90 @@
+"""Drop local table state that is *ahead* of its changelog instead of crash-looping.
+
+A Faust table's truth is its changelog topic; the local RocksDB store is a cache of
+it that remembers the last changelog offset it applied. When the store is ahead of
+the broker (its offset is at or past the changelog's end), the broker has lost data
+the store still holds: the embedded broker restarted (memory storage keeps nothing),
+or someone deleted and recreated the topics. Faust then stops the worker with a
+``ConsistencyError`` on every start, a crash loop no restart policy can fix.
+
+Keeping the stale state would also be *wrong*, not just stale: the aggregator
+remembers per-row source offsets, and a recreated source topic counts offsets from 0
+again, so new events would look already applied. So the guard empties that
+partition's local store, logs one WARNING naming the partition and both offsets, and
+lets recovery rebuild it from what the broker has. On a durable broker (Redpanda,
+Kafka) the condition never arises unless the changelog was deleted, and then
+rebuilding from the topic is still the only state consistent with the cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from faust.tables.recovery import Recovery
+from faust.types import TP
+
+log = logging.getLogger("moodstream.changelog_guard")
+
+_installed = False
+
+
+def stale_partitions(applied: Mapping[TP, int | None], end_offsets: Mapping[TP, int | None]):
+    """``{tp: (applied, end)}`` for partitions whose local offset is past the changelog.
+
+    ``applied`` is the last changelog offset the store applied (Faust's convention, -1
+    for none); ``end_offsets`` the offset the broker would give the next record.
+    """
+    stale = {}
+    for tp, offset in applied.items():
+        end = end_offsets.get(tp)
+        if offset is not None and offset >= 0 and end is not None and offset >= end:
+            stale[tp] = (offset, end)
+    return stale
+
+
+def discard_partition(table: Any, tp: TP) -> int:
+    """Delete every local key of ``table`` in ``tp``'s partition; returns how many.
+
+    Works on the RocksDB store (one database per partition) and, for tests, on any
+    store exposing ``_db_for_partition``; other stores hold nothing across restarts.
+    """
+    store = table.data
+    open_partition = getattr(store, "_db_for_partition", None)
+    if open_partition is None:
+        return 0
+    db = open_partition(tp.partition)
+    keys = list(db.keys())
+    for key in keys:
+        del db[key]
+    return len(keys)
+
+
+def install() -> None:
+    """Wrap Faust's recovery so stale partitions are emptied before its check runs."""
+    global _installed
+    if _installed:
+        return
+    original: Callable[..., Awaitable[None]] = Recovery._build_offsets
+
+    async def _build_offsets(self, consumer, tps, destination, title):  # type: ignore[no-untyped-def]
+        await original(self, consumer, tps, destination, title)
+        if not tps:
+            return
+        end_offsets = await consumer.highwaters(*tps)
+        for tp, (offset, end) in stale_partitions(
+            {tp: destination[tp] for tp in tps}, end_offsets
+        ).items():
+            table = self.tp_to_table[tp]
+            removed = discard_partition(table, tp)
+            log.warning(
+                "changelog %s[%d] ends at offset %d but local state was at %d: the broker "
+                "lost data (restarted with memory storage, or topics recreated); "
+                "discarded %d local keys of table %s and rebuilding from the broker",
+                tp.topic, tp.partition, end, offset, removed, table.name,
+            )
+            destination[tp] = -1
+
+    Recovery._build_offsets = _build_offsets  # type: ignore[method-assign]
+    _installed = True

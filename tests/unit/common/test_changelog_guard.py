@@ -1,0 +1,38 @@
+"""Local table state ahead of its changelog is found and emptied (real RocksDB)."""
+
+from types import SimpleNamespace
+
+from faust.types import TP
+from rocksdict import Rdict
+
+from moodstream_common.changelog_guard import discard_partition, stale_partitions
+
+CHANGELOG = "moodstream-aggregator-aggregates-changelog"
+
+
+def test_stale_only_where_local_offset_reaches_past_the_changelog_end():
+    tps = [TP(CHANGELOG, p) for p in range(5)]
+    applied = {tps[0]: 12, tps[1]: 4, tps[2]: -1, tps[3]: None, tps[4]: 9}
+    end_offsets = {tps[0]: 0, tps[1]: 5, tps[2]: 0, tps[3]: 0, tps[4]: 9}
+    assert stale_partitions(applied, end_offsets) == {tps[0]: (12, 0), tps[4]: (9, 9)}
+
+
+def test_discard_empties_only_that_partitions_store(tmp_path):
+    dbs = {p: Rdict(str(tmp_path / f"p{p}.db")) for p in (0, 1)}
+    for p, db in dbs.items():
+        for i in range(5):
+            db[f"m|{p}-{i}".encode()] = b"{}"
+        db[b"__faust\x00offset__"] = b"12"
+    table = SimpleNamespace(name="aggregates", data=SimpleNamespace(_db_for_partition=dbs.get))
+    try:
+        assert discard_partition(table, TP(CHANGELOG, 0)) == 6
+        assert list(dbs[0].keys()) == []
+        assert len(list(dbs[1].keys())) == 6
+    finally:
+        for db in dbs.values():
+            db.close()
+
+
+def test_stores_without_partitions_are_left_alone():
+    table = SimpleNamespace(name="aggregates", data={})
+    assert discard_partition(table, TP(CHANGELOG, 0)) == 0
