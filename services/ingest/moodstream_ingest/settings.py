@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     topic_batch_size: int = Field(
         default=500, description="Most input-topic events validated and sent as one batch."
     )
+    delivery_timeout_seconds: float = Field(
+        default=10.0,
+        description="Longest an intake request waits for the broker to take its records "
+        "before answering 503 (the records may still arrive: retry with the same ids).",
+    )
     api_token: SecretStr = Field(
         default=SecretStr(""),
         description="Bearer token required on intake endpoints; empty = open (development).",
