@@ -33,7 +33,13 @@ from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, servic
 MODEL = Path("models/sentiment-flair-v1").resolve()
 
 
-def _start(broker: EmbeddedBroker, state: Path, prefix: str, analyzers: int) -> dict:
+def _start(
+    broker: EmbeddedBroker,
+    state: Path,
+    prefix: str,
+    analyzers: int,
+    extra_env: dict[str, str] | None = None,
+) -> dict:
     create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
     services: dict[str, ServiceProcess] = {}
     names = [*SERVICES] + [f"analyzer{i}" for i in range(2, analyzers + 1)]
@@ -46,7 +52,7 @@ def _start(broker: EmbeddedBroker, state: Path, prefix: str, analyzers: int) -> 
             port=port,
             data_dir=state / prefix,
             topic_prefix=prefix,
-            extra={"ANALYZER_MODEL_PATH": str(MODEL)},
+            extra={"ANALYZER_MODEL_PATH": str(MODEL), **(extra_env or {})},
         )
         services[name] = ServiceProcess(kind, port, env, state / f"{prefix}{name}.log")
         services[name].start()

@@ -30,6 +30,9 @@ class LoadConfig:
     rate: float = 0.0  # events/s; 0 = as fast as possible
     update_ratio: float = 0.75
     replace_ratio: float = 0.1  # share of updates that replace an existing message
+    # Deletes and replacements pick among the N newest live ids (0: any live id), so a
+    # run can stay inside the aggregator's message retention.
+    recent: int = 0
     via: str = "http"  # "http" | "topic"
     ingest_url: str = "http://127.0.0.1:8000"
     bootstrap: str = "127.0.0.1:9092"
@@ -70,12 +73,13 @@ def generate(config: LoadConfig) -> Iterator[dict[str, Any]]:
     live: list[str] = []
     next_id = 0
     for _ in range(config.count):
+        pool = min(len(live), config.recent) if config.recent else len(live)
         if live and rng.random() >= config.update_ratio:
-            victim = live.pop(rng.randrange(len(live)))
+            victim = live.pop(len(live) - pool + rng.randrange(pool))
             yield {"id": victim, "type": "delete", "timestamp": time.time()}
             continue
         if live and rng.random() < config.replace_ratio:
-            message_id = rng.choice(live)
+            message_id = rng.choice(live[len(live) - pool :])
         else:
             message_id = f"{config.id_prefix}_{next_id}"
             next_id += 1

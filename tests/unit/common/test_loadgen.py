@@ -47,3 +47,19 @@ def test_unknown_yaml_setting_is_an_error(tmp_path):
         assert "cout" in str(exc)
     else:
         raise AssertionError("unknown key accepted")
+
+
+def test_recent_limits_deletes_and_replacements_to_the_newest_ids():
+    from moodstream_dev.loadgen import LoadConfig, generate
+
+    config = LoadConfig(count=3_000, seed=7, id_prefix="r", recent=20)
+    created: list[str] = []
+    for event in generate(config):
+        number = int(event["id"].split("_")[1])
+        if event["type"] == "update" and event["id"] not in created:
+            created.append(event["id"])
+            continue
+        # A delete or a replacement: its target is among the newest ids created so far.
+        newest = int(created[-1].split("_")[1])
+        assert newest - number < 20 + config.count // 4, event
+    assert len(created) > 1_000
