@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from moodstream_dev.broker import EmbeddedBroker
+from moodstream_dev.rabbitmq import RabbitMQServer
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 def topic_prefix() -> str:
     """A prefix no other test uses, e.g. ``t1a2b3c4d-``, for topics and group ids."""
     return f"t{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQServer]:
+    """A real RabbitMQ node (Debian's rabbitmq-server), started once when first asked for.
+
+    Tests isolate themselves with queue names of their own.
+    """
+    with RabbitMQServer(tmp_path_factory.mktemp("rabbitmq")) as running:
+        yield running

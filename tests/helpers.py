@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer
 
 T = TypeVar("T")
 
@@ -48,3 +52,30 @@ def group_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float) -
             await consumer.stop()
 
     eventually(lambda: asyncio.run(_lag()) == 0 or None, timeout=timeout, interval=0.5)
+
+
+def read_topic(bootstrap: str, topic: str, *, quiet: float = 1.5, timeout: float = 30.0) -> list:
+    """Every record of ``topic`` as ``(key, decoded JSON value)``, read until ``quiet``
+    seconds pass without a new one (end offsets are not trusted on the embedded broker)."""
+
+    async def _read() -> list:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+            enable_auto_commit=False, fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        records: list = []
+        try:
+            deadline = time.monotonic() + timeout
+            last_new = time.monotonic() + 2.0  # the first fetch takes a moment
+            while time.monotonic() - last_new < quiet and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=300)
+                for partition_records in batch.values():
+                    for record in partition_records:
+                        records.append((record.key, json.loads(record.value)))
+                        last_new = time.monotonic()
+        finally:
+            await consumer.stop()
+        return records
+
+    return asyncio.run(_read())

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     store: str = Field(
         default="rocksdb://", description="Table store: rocksdb:// (production) or memory://."
     )
+    rocksdb_write_buffer_mb: int = Field(
+        default=4,
+        description="RocksDB memtable size per table partition; with rocksdb_write_buffers "
+        "and rocksdb_block_cache_mb it bounds the store's memory (Faust's default is 64).",
+    )
+    rocksdb_write_buffers: int = Field(
+        default=2, description="Memtables per table partition before writes wait for a flush."
+    )
+    rocksdb_block_cache_mb: int = Field(
+        default=8,
+        description="RocksDB read cache per table partition (Faust's default is 2048).",
+    )
     publish_interval_seconds: float = Field(
         default=1.0, description="How often changed aggregates are published to 'aggregates'."
     )

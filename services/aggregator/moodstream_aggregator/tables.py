@@ -24,12 +24,26 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from moodstream_aggregator.app import app
+from moodstream_aggregator.app import app, settings
 from moodstream_common import topics
 
 PARTITIONS = topics.SCORED.partitions
 OFFSET = "~offset"  # not a label, not a hashtag: cannot collide with a counted field
 MESSAGE_PREFIX = "m|"
+
+MB = 1024 * 1024
+
+
+def rocksdb_options(config: Any) -> dict[str, int]:
+    """RocksDB store options from the aggregator settings (ignored by memory://)."""
+    if not str(config.store).startswith("rocksdb"):
+        return {}
+    return {
+        "write_buffer_size": config.rocksdb_write_buffer_mb * MB,
+        "max_write_buffer_number": config.rocksdb_write_buffers,
+        "block_cache_size": config.rocksdb_block_cache_mb * MB,
+    }
+
 
 aggregates = app.Table(
     "aggregates",
@@ -37,6 +51,9 @@ aggregates = app.Table(
     partitions=PARTITIONS,
     key_type=str,
     help="m|<message id> -> message state; kind|partition|key -> partial counts",
+    # Faust's RocksDB defaults (64 MB memtables x 3, a 2 GB cache, per partition) let
+    # RSS climb for hours before the first flush; these make the bound explicit.
+    options=rocksdb_options(settings),
 )
 
 

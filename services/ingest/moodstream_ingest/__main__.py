@@ -7,7 +7,8 @@ from moodstream_common.worker import run_worker
 def main() -> None:
     """Configure telemetry, load the app with its agents and views, run a worker."""
     configure_sdk("ingest")
-    from moodstream_ingest import agents, views  # noqa: F401  (registers agents and pages)
+    # Registers agents, pages and, when INGEST_AMQP_URL is set, the RabbitMQ bridge.
+    from moodstream_ingest import agents, amqp_intake, amqp_results, views  # noqa: F401
     from moodstream_ingest.app import app
 
     run_worker(app)

@@ -30,7 +30,51 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="Bearer token required on intake endpoints; empty = open (development).",
     )
+    amqp_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="RabbitMQ URL (amqp://user:pass@host:5672/vhost) of the AMQP bridge; "
+        "empty = bridge off.",
+    )
+    amqp_queues: str = Field(
+        default="incoming_texts,sentiment-analysis-queue",
+        description="Comma-separated queues the bridge consumes (JSON messages, or "
+        '{"text": ...}).',
+    )
+    amqp_declare: bool = Field(
+        default=True,
+        description="Declare the queues (durable, dead-lettering to amqp_failed_exchange); "
+        "false = use existing queues as they are.",
+    )
+    amqp_prefetch: int = Field(
+        default=200, description="Unacknowledged AMQP messages in flight per bridge (QoS)."
+    )
+    amqp_batch_size: int = Field(
+        default=100, description="Most AMQP messages validated and sent as one batch."
+    )
+    amqp_batch_wait_seconds: float = Field(
+        default=0.05, description="Longest a partial AMQP batch waits for more messages."
+    )
+    amqp_sink: bool = Field(
+        default=True,
+        description="With amqp_url set, also publish scored results and dead letters to "
+        "RabbitMQ.",
+    )
+    amqp_processed_queue: str = Field(
+        default="processed_texts", description="Queue that receives each scored message."
+    )
+    amqp_failed_exchange: str = Field(
+        default="moodstream.failed",
+        description="Dead-letter exchange for failures; bound to amqp_failed_queue.",
+    )
+    amqp_failed_queue: str = Field(
+        default="failed_texts", description="Queue that receives each dead letter."
+    )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+
+def amqp_queue_names(settings: Settings) -> list[str]:
+    """The bridge's source queues, in order, without blanks."""
+    return [name.strip() for name in settings.amqp_queues.split(",") if name.strip()]
 
 
 def load() -> Settings:
