@@ -25,7 +25,7 @@ $(MODEL_DIR)/metadata.json: | $(STAMP)
 model: $(STAMP) $(MODEL_DIR)/metadata.json ## Train the sentiment model if it is missing
 
 run: install model ## Start the embedded broker and the three services; Ctrl-C stops all
-	$(PY) -m moodstream_dev.stack
+	$(PY) -m moodstream_dev.stack $(if $(AMQP),--amqp)
 
 broker: install ## Start only the embedded broker on 127.0.0.1:9092
 	$(PY) -m moodstream_dev.broker --port 9092

@@ -24,6 +24,7 @@ from moodstream_dev.demo import demo_events
 from moodstream_dev.loadgen import LoadConfig
 from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import DEFAULT_PORTS, SERVICES, ServiceProcess, service_env
+from moodstream_dev.rabbitmq import RabbitMQServer
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -38,6 +39,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="after the demo, keep sending this many messages/s so the dashboard moves (0: off)",
     )
     parser.add_argument("--ready-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--amqp",
+        action="store_true",
+        help="also start a private RabbitMQ node and ingest's AMQP bridge (make run AMQP=1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _request_stop)
     broker = EmbeddedBroker(port=args.broker_port, log_path=logs / "broker.log")
+    rabbit = RabbitMQServer(args.state / "rabbitmq", port=5672) if args.amqp else None
+    amqp_env = {"INGEST_AMQP_URL": rabbit.url} if rabbit else {}
     services = [
         ServiceProcess(
             name,
@@ -62,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 broker_url=broker.url,
                 port=DEFAULT_PORTS[name],
                 data_dir=args.state / "state",
+                extra=amqp_env if name == "ingest" else None,
             ),
             logs / f"{name}.log",
         )
@@ -77,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{'broker':<10} ready at {broker.url}  ({time.monotonic() - started:.1f}s)", flush=True
         )
         create_topics(broker.bootstrap, topics.ALL_TOPICS)
+        if rabbit is not None:
+            shutil.rmtree(rabbit.state_dir, ignore_errors=True)
+            rabbit.start()
+            print(f"{'rabbitmq':<10} ready at {rabbit.url}  (queues incoming_texts, "
+                  "sentiment-analysis-queue -> processed_texts, failed_texts)", flush=True)
         for service in services:
             service.start()
         for service in services:
@@ -100,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         for service in reversed(services):
             service.stop()
         broker.stop()
+        if rabbit is not None:
+            rabbit.stop()
         print("stopped", flush=True)
     return 0
 
