@@ -18,6 +18,7 @@ STEPS = [
     ["bench.ingest_throughput"],
     ["bench.analyzer_throughput"],
     ["bench.pipeline"],
+    ["bench.hostile_load"],
 ]
 
 

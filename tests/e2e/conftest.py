@@ -27,6 +27,25 @@ CHROMIUM_ARGS = [
 MODEL_PATH = Path(os.environ.get("ANALYZER_MODEL_PATH", "models/sentiment-flair-v1")).resolve()
 
 
+def start_another(service: ServiceProcess, state: Path, *, timeout: float = 90) -> ServiceProcess:
+    """A second worker like ``service`` (same env and group, own port and state), ready."""
+    port = free_port()
+    other = ServiceProcess(
+        service.name,
+        port,
+        {**service.env, f"{service.name.upper()}_WEB_PORT": str(port),
+         "MOODSTREAM_DATA_DIR": str(state)},
+        state / f"{service.name}-2.log",
+    )
+    other.start()
+    try:
+        other.wait_ready(timeout)
+    except BaseException:
+        other.stop()
+        raise
+    return other
+
+
 @pytest.fixture(scope="module")
 def stack_prefix():
     """Topic and group prefix of this module's stack."""

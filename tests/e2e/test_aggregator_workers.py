@@ -11,7 +11,7 @@ import pytest
 from moodstream_common import topics
 from moodstream_dev.loadgen import LoadConfig, expected_live
 from moodstream_dev.loadgen import run as run_loadgen
-from moodstream_dev.processes import ServiceProcess, free_port
+from tests.e2e.conftest import start_another
 from tests.helpers import eventually, group_caught_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -31,15 +31,8 @@ def stack_env():
 
 def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, tmp_path):
     first = stack["aggregator"]
-    port = free_port()
-    second = ServiceProcess(
-        "aggregator", port,
-        {**first.env, "AGGREGATOR_WEB_PORT": str(port), "MOODSTREAM_DATA_DIR": str(tmp_path)},
-        tmp_path / "aggregator-2.log",
-    )
-    second.start()
+    second = start_another(first, tmp_path)
     try:
-        second.wait_ready(90)
         eventually(lambda: first.ready() and second.ready(), timeout=60)
         config = LoadConfig(count=300, via="http", ingest_url=stack["ingest"].url, seed=51,
                             id_prefix="w", users=5)

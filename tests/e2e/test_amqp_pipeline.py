@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from moodstream_common import topics
-from moodstream_dev.processes import ServiceProcess, free_port
+from tests.e2e.conftest import start_another
 from tests.helpers import eventually, group_caught_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -76,15 +76,8 @@ async def _drain_ids(url: str, queue: str) -> set[str]:
 def test_competing_bridges_count_every_message_once(broker, stack, stack_prefix, queues,
                                                     rabbitmq, tmp_path):
     first = stack["ingest"]
-    port = free_port()
-    second = ServiceProcess(
-        "ingest", port,
-        {**first.env, "INGEST_WEB_PORT": str(port), "MOODSTREAM_DATA_DIR": str(tmp_path)},
-        tmp_path / "ingest-2.log",
-    )
-    second.start()
+    second = start_another(first, tmp_path)
     try:
-        second.wait_ready(90)
         contract = [
             (f"c_{i}", json.dumps({"id": f"c_{i}", "user_id": f"u_{i % 7}",
                                    "text": f"order {i} arrived, great #shipping"}).encode())

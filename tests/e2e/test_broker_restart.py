@@ -35,7 +35,13 @@ def _post(ingest: str, prefix: str, count: int) -> None:
         {"id": f"{prefix}_{i}", "text": "what a good day" if i % 2 else "a bad day"}
         for i in range(count)
     ]
-    response = httpx.post(f"{ingest}/v1/messages:batch", json=batch, timeout=60)
+    # As a client should: on 503 retry after Retry-After, with the same ids.
+    deadline = time.monotonic() + 90
+    while True:
+        response = httpx.post(f"{ingest}/v1/messages:batch", json=batch, timeout=60)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(float(response.headers["Retry-After"]))
     assert response.status_code == 200, response.text
     assert all(item["status"] == "accepted" for item in response.json()["results"])
 

@@ -2,10 +2,12 @@
 
 A Faust table's truth is its changelog topic; the local RocksDB store is a cache of
 it that remembers the last changelog offset it applied. When the store is ahead of
-the broker (its offset is at or past the changelog's end), the broker has lost data
-the store still holds: the embedded broker restarted (memory storage keeps nothing),
-or someone deleted and recreated the topics. Faust then stops the worker with a
-``ConsistencyError`` on every start, a crash loop no restart policy can fix.
+the broker (its offset is at or past the changelog's end, or it holds data while the
+changelog is empty), the broker has lost data the store still holds: the embedded
+broker restarted (memory storage keeps nothing), or someone deleted and recreated the
+topics. Faust then either stops the worker with a ``ConsistencyError`` on every start,
+a crash loop no restart policy can fix, or (when the store had not recorded its offset
+yet) silently keeps the stale state.
 
 Keeping the stale state would also be *wrong*, not just stale: the aggregator
 remembers per-row source offsets, and a recreated source topic counts offsets from 0
@@ -19,7 +21,7 @@ rebuilding from the topic is still the only state consistent with the cluster.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from faust.tables.recovery import Recovery
@@ -30,18 +32,37 @@ log = logging.getLogger("moodstream.changelog_guard")
 _installed = False
 
 
-def stale_partitions(applied: Mapping[TP, int | None], end_offsets: Mapping[TP, int | None]):
-    """``{tp: (applied, end)}`` for partitions whose local offset is past the changelog.
+def stale_partitions(
+    applied: Mapping[TP, int | None],
+    end_offsets: Mapping[TP, int | None],
+    holding_data: Collection[TP] = (),
+) -> dict[TP, tuple[int, int]]:
+    """``{tp: (applied, end)}`` for partitions whose local state the broker no longer has.
 
     ``applied`` is the last changelog offset the store applied (Faust's convention, -1
-    for none); ``end_offsets`` the offset the broker would give the next record.
+    or None for none); ``end_offsets`` the offset the broker would give the next
+    record; ``holding_data`` the partitions whose local store holds any key. Stale is
+    a local offset at or past the end, or local data beside an empty changelog (the
+    store had not recorded its offset yet when the broker lost everything).
     """
     stale = {}
-    for tp, offset in applied.items():
-        end = end_offsets.get(tp)
-        if offset is not None and offset >= 0 and end is not None and offset >= end:
+    for tp, end in end_offsets.items():
+        offset = applied.get(tp)
+        if end is None:
+            continue
+        if offset is not None and offset >= 0 and offset >= end:
             stale[tp] = (offset, end)
+        elif end == 0 and tp in holding_data:
+            stale[tp] = (offset if offset is not None else -1, end)
     return stale
+
+
+def holds_data(table: Any, tp: TP) -> bool:
+    """True when ``table``'s local store has any key in ``tp``'s partition."""
+    open_partition = getattr(table.data, "_db_for_partition", None)
+    if open_partition is None:
+        return False
+    return next(iter(open_partition(tp.partition).keys()), None) is not None
 
 
 def discard_partition(table: Any, tp: TP) -> int:
@@ -73,8 +94,11 @@ def install() -> None:
         if not tps:
             return
         end_offsets = await consumer.highwaters(*tps)
+        holding = [
+            tp for tp in tps if end_offsets.get(tp) == 0 and holds_data(self.tp_to_table[tp], tp)
+        ]
         for tp, (offset, end) in stale_partitions(
-            {tp: destination[tp] for tp in tps}, end_offsets
+            {tp: destination[tp] for tp in tps}, end_offsets, holding
         ).items():
             table = self.tp_to_table[tp]
             removed = discard_partition(table, tp)

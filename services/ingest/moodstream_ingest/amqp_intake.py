@@ -115,8 +115,7 @@ def _safe_address(url: str) -> str:
 
 async def connect(url: str) -> AbstractRobustConnection:
     """A self-healing connection; waits with backoff (and a log line) until RabbitMQ answers."""
-    delay = 0.5
-    while True:
+    for delay in amqp_setup.retry_delays():
         try:
             connection = await aio_pika.connect_robust(url)
             log.info("AMQP connected to %s", _safe_address(url))
@@ -127,7 +126,7 @@ async def connect(url: str) -> AbstractRobustConnection:
                 _safe_address(url), type(exc).__name__, delay,
             )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable: retry_delays never ends")
 
 
 SETUP_TIMEOUT_S = 20.0

@@ -92,8 +92,7 @@ class Publisher:
         Retries with backoff while RabbitMQ is away, so the stream simply pauses (its
         offsets stay uncommitted) instead of crashing the agent.
         """
-        delay = 0.5
-        while True:
+        for delay in amqp_setup.retry_delays():
             try:
                 await self._publish_once(to_failed, bodies)
                 return
@@ -103,7 +102,6 @@ class Publisher:
                     len(bodies), type(exc).__name__, delay,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def _publish_once(self, to_failed: bool, bodies: list[tuple[str | None, dict]]) -> None:
         channel, failed = await self._ready()

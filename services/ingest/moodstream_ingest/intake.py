@@ -114,8 +114,11 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
                 DEAD_LETTERS.labels(SERVICE, result.reason).inc()
                 outcomes.append(Outcome(False, reason=result.reason, detail=result.detail))
         try:
+            # Shielded: on timeout the deliveries go on (and may still land); only the
+            # caller stops waiting for them.
             await asyncio.wait_for(
-                asyncio.gather(*deliveries), timeout=settings.delivery_timeout_seconds
+                asyncio.shield(asyncio.gather(*deliveries)),
+                timeout=settings.delivery_timeout_seconds,
             )
         except (TimeoutError, KafkaError) as exc:
             batch_span.record_exception(exc)
