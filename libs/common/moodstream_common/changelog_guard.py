@@ -41,19 +41,21 @@ def stale_partitions(
 
     ``applied`` is the last changelog offset the store applied (Faust's convention, -1
     or None for none); ``end_offsets`` the offset the broker would give the next
-    record; ``holding_data`` the partitions whose local store holds any key. Stale is
-    a local offset at or past the end, or local data beside an empty changelog (the
-    store had not recorded its offset yet when the broker lost everything).
+    record (None: the broker has no such topic); ``holding_data`` the partitions whose
+    local store holds any key. Stale is a local offset at or past the end, or local
+    data beside an empty or missing changelog (the store had not recorded its offset
+    yet when the broker lost everything). Discarding is always safe, only slower:
+    recovery then replays the whole changelog, if there is one.
     """
     stale = {}
-    for tp, end in end_offsets.items():
-        offset = applied.get(tp)
-        if end is None:
-            continue
-        if offset is not None and offset >= 0 and offset >= end:
+    for tp, offset in applied.items():
+        end = end_offsets.get(tp)
+        if end is None or end == 0:
+            # No changelog (not recreated yet: the broker answers no end) or an empty one.
+            if (offset is not None and offset >= 0) or tp in holding_data:
+                stale[tp] = (offset if offset is not None else -1, end or 0)
+        elif offset is not None and offset >= end:
             stale[tp] = (offset, end)
-        elif end == 0 and tp in holding_data:
-            stale[tp] = (offset if offset is not None else -1, end)
     return stale
 
 
@@ -95,7 +97,7 @@ def install() -> None:
             return
         end_offsets = await consumer.highwaters(*tps)
         holding = [
-            tp for tp in tps if end_offsets.get(tp) == 0 and holds_data(self.tp_to_table[tp], tp)
+            tp for tp in tps if not end_offsets.get(tp) and holds_data(self.tp_to_table[tp], tp)
         ]
         for tp, (offset, end) in stale_partitions(
             {tp: destination[tp] for tp in tps}, end_offsets, holding

@@ -25,6 +25,13 @@ def test_local_data_beside_an_empty_changelog_is_stale_even_without_an_offset():
     assert stale_partitions(applied, end_offsets, {tps[0], tps[2]}) == {tps[0]: (-1, 0)}
 
 
+def test_a_missing_changelog_is_like_an_empty_one():
+    tps = [TP(CHANGELOG, p) for p in range(3)]
+    applied = {tps[0]: None, tps[1]: 5, tps[2]: None}
+    end_offsets: dict = {}  # the broker answered no end: the topic is gone
+    assert stale_partitions(applied, end_offsets, {tps[0]}) == {tps[0]: (-1, 0), tps[1]: (5, 0)}
+
+
 def test_discard_empties_only_that_partitions_store(tmp_path):
     dbs = {p: Rdict(str(tmp_path / f"p{p}.db")) for p in (0, 1)}
     for p, db in dbs.items():
