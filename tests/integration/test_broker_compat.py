@@ -26,7 +26,7 @@ from aiokafka.protocol.offset import OffsetRequest
 
 from moodstream_common import broker_compat
 from moodstream_common.topics import TopicSpec
-from moodstream_dev.broker import EmbeddedBroker, create_topics
+from moodstream_dev.broker import EmbeddedBroker, create_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -176,6 +176,72 @@ async def test_fetch_with_zero_max_wait_returns_nothing(broker, topic_prefix):
         await client.close()
     assert answers[0] == []
     assert answers[100] == [(topic, [(0, 0, 3)])]  # partition, no error, high watermark
+
+
+# -- (h) a consumer ahead of a restarted broker's log -----------------------------------
+
+
+async def _fetch_at(bootstrap: str, topic: str, offset: int) -> tuple[int, int]:
+    """The broker's own Fetch answer at ``offset`` of partition 0: (error code, watermark)."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        node = client.cluster.leader_for_partition(TopicPartition(topic, 0))
+        response = await client.send(
+            node, FetchRequest(100, 0, 1024, 0, [(topic, [(0, offset, 1024)])])
+        )
+        [(_topic, [partition])] = response.topics
+        return partition[1], partition[2]
+    finally:
+        await client.close()
+
+
+async def _values(consumer: AIOKafkaConsumer, count: int, timeout: float) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        for records in (await consumer.getmany(timeout_ms=200)).values():
+            got.extend(record.value.decode() for record in records)
+    return got
+
+
+async def test_consumer_ahead_of_a_restarted_broker_reads_its_new_log(tmp_path):
+    """(h) The broker restarts empty (memory storage) under a consumer at offset 30. Tansu
+    answers its fetches at 30 with no error, so without the patch it would wait until 30
+    new records came and then skip the first 30; with it the consumer resets, as on
+    Kafka, and reads the new records from the start."""
+    port = free_port()
+    first = EmbeddedBroker(port=port, log_path=tmp_path / "broker-1.log").start()
+    topic = create_topics(first.bootstrap, [TopicSpec("ahead", 1, "")])[0]
+    tp = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=first.bootstrap,
+        auto_offset_reset="earliest",
+        retry_backoff_ms=200,
+        **broker_compat.consumer_settings("tansu"),
+    )
+    second = None
+    try:
+        await _produce_one_batch(first.bootstrap, topic, [f"old-{i}".encode() for i in range(30)])
+        await consumer.start()
+        consumer.assign([tp])  # no group: only the client remembers the position
+        assert len(await _values(consumer, 30, timeout=20)) == 30
+        assert await consumer.position(tp) == 30
+        first.stop()
+        second = EmbeddedBroker(port=port, log_path=tmp_path / "broker-2.log").start()
+        create_topics(second.bootstrap, [TopicSpec("ahead", 1, "")])
+        new = [f"new-{i}" for i in range(5)]
+        await _produce_one_batch(second.bootstrap, topic, [v.encode() for v in new])
+        assert await _fetch_at(second.bootstrap, topic, 30) == (0, 5), (
+            "Tansu now answers OFFSET_OUT_OF_RANGE? then patch (h) can go"
+        )
+        assert await _values(consumer, 5, timeout=30) == new
+        assert await consumer.position(tp) == 5
+    finally:
+        await consumer.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
 
 
 # -- (a) join time, (d) generation 0 ---------------------------------------------------

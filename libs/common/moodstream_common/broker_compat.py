@@ -22,6 +22,11 @@ no setting can fix. Both copy aiokafka 0.14.0 code (a different aiokafka logs a 
      ``exactly_once`` fail (UnknownError)       acks=all (0/1/all all work)
  f   A Fetch with max_wait 0 returns no topics  never send 0 (aiokafka 500 ms, safe
                                                 Faust 1500, the patch 100)
+ h   A consumer ahead of the log (broker        patch: a Fetch whose high      safe (Kafka
+     restarted with memory storage) waits in    watermark is below the fetch   answers
+     silence, then skips every record before    offset counts as OFFSET_OUT_   OFFSET_OUT_
+     its old position                           OF_RANGE; Faust forgets the    OF_RANGE
+                                                partition's read offsets       itself)
 ==== ========================================== ============================== ==============
 
 Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
@@ -59,6 +64,17 @@ Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
     project can change that. Non-Python producers are tested with Tansu's own Rust
     client (``tansu cat produce``); kcat works against Redpanda/Kafka.
 
+(h) ``tansu-storage/src/service/fetch.rs``, ``fetch_partition``: every partition is
+    answered with error code NONE, whatever the fetch offset. Kafka answers
+    OFFSET_OUT_OF_RANGE for an offset past the log end, and the client then applies
+    ``auto_offset_reset``. After a memory-storage restart the topics come back empty
+    while running consumers keep their positions (say offset 40): on Tansu they fetch
+    offset 40 forever, and once 40 records arrive they read from 40 on, silently
+    skipping the first 40. The patch rewrites such an answer to OFFSET_OUT_OF_RANGE
+    before aiokafka reads it, and tells listeners (:func:`on_log_truncated`): Faust's
+    consumer keeps its own read offset per partition and drops every record below it
+    as already seen, so the service's app forgets that partition's offsets too.
+
 ``memory://`` storage also forgets every topic, offset and group when the broker stops;
 that is what a development broker is for.
 """
@@ -90,7 +106,10 @@ FETCH_MAX_WAIT_MS = 500
 HIGHWATER_FETCH_WAIT_MS = 100
 
 _LATEST = -1  # aiokafka's OffsetResetStrategy.LATEST / ListOffsets timestamp for LATEST
+_OFFSET_OUT_OF_RANGE = 1  # Kafka error code
+_FETCH_API_KEY = 1
 _installed: set[str] = set()
+_truncation_listeners: list[Callable[[Any, int, int], None]] = []
 
 
 def _check_flavor(flavor: str) -> str:
@@ -98,6 +117,11 @@ def _check_flavor(flavor: str) -> str:
     if value not in FLAVORS:
         raise ValueError(f"unknown broker flavor {flavor!r}; expected one of {FLAVORS}")
     return value
+
+
+def needs_workarounds(flavor: str) -> bool:
+    """True for the embedded broker (``"tansu"``), False for Kafka/Redpanda."""
+    return _check_flavor(flavor) == TANSU
 
 
 def apply(flavor: str) -> None:
@@ -130,6 +154,12 @@ def consumer_settings(flavor: str) -> dict[str, Any]:
         "heartbeat_interval_ms": int(HEARTBEAT_INTERVAL_S * 1000),
         "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
     }
+
+
+def on_log_truncated(listener: Callable[[Any, int, int], None]) -> None:
+    """Call ``listener(tp, fetch_offset, high_watermark)`` when patch (h) finds a
+    consumer ahead of its partition's log (the broker lost data it had served)."""
+    _truncation_listeners.append(listener)
 
 
 def installed() -> frozenset[str]:
@@ -255,8 +285,116 @@ def _patch_latest_offsets() -> None:
     Fetcher._proc_offset_request = _proc_offset_request
 
 
+# -- (h) a fetch past the log end is OFFSET_OUT_OF_RANGE --------------------------------
+
+
+def ahead_of_log(
+    fetch_offsets: dict[tuple[str, int], int], partitions: list[tuple[str, int, int, int]]
+) -> list[tuple[tuple[str, int], int, int]]:
+    """``[((topic, partition), fetch_offset, high_watermark)]`` for every answered
+    partition (``(topic, partition, error_code, high_watermark)``) fetched past its end.
+
+    Kafka answers such a fetch with OFFSET_OUT_OF_RANGE; Tansu with no error.
+    """
+    ahead = []
+    for topic, partition, error_code, highwater in partitions:
+        offset = fetch_offsets.get((topic, partition))
+        if error_code == 0 and offset is not None and 0 <= highwater < offset:
+            ahead.append(((topic, partition), offset, highwater))
+    return ahead
+
+
+class _OutOfRangeFetches:
+    """An ``AIOKafkaClient`` whose Fetch answers say OFFSET_OUT_OF_RANGE where Kafka would."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def send(self, node_id: int, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = await self._client.send(node_id, request, *args, **kwargs)
+        if getattr(request, "API_KEY", None) != _FETCH_API_KEY:
+            return response
+        fetch_offsets = {
+            (topic, partition): offset
+            for topic, partitions in request.topics
+            for partition, offset, *_ in partitions
+        }
+        answered = [
+            (topic, part[0], part[1], part[2])
+            for topic, partitions in response.topics
+            for part in partitions
+        ]
+        ahead = ahead_of_log(fetch_offsets, answered)
+        if not ahead:
+            return response
+        from aiokafka.structs import TopicPartition
+
+        rewrite = {key for key, _, _ in ahead}
+        response.topics = [
+            (
+                topic,
+                [
+                    (part[0], _OFFSET_OUT_OF_RANGE, *part[2:])
+                    if (topic, part[0]) in rewrite
+                    else part
+                    for part in partitions
+                ],
+            )
+            for topic, partitions in response.topics
+        ]
+        for (topic, partition), offset, highwater in ahead:
+            log.warning(
+                "%s[%d]: fetch offset %d is past the log end %d (the broker lost data: "
+                "restarted with memory storage, or the topic was recreated); resetting",
+                topic, partition, offset, highwater,
+            )
+            for listener in _truncation_listeners:
+                listener(TopicPartition(topic, partition), offset, highwater)
+        return response
+
+
+# Faust 0.15's per-partition bookkeeping in its Consumer (what it clears itself on
+# revoke): the read offset below which records are dropped as seen, acks and commits.
+_FAUST_PARTITION_STATE = ("_read_offset", "_committed_offset", "_acked", "_acked_index", "_gap")
+
+
+def forget_partition_in(app: Any) -> Callable[[Any, int, int], None]:
+    """A :func:`on_log_truncated` listener that makes ``app``'s Faust consumer forget a
+    truncated partition's offsets, so it keeps the records re-read from the start."""
+
+    def forget(tp: Any, offset: int, highwater: int) -> None:
+        consumer = getattr(app, "_consumer", None)  # never create one here
+        if consumer is None:
+            return
+        from faust.types import TP
+
+        key = TP(tp.topic, tp.partition)
+        for name in _FAUST_PARTITION_STATE:
+            state = getattr(consumer, name, None)
+            if isinstance(state, dict):
+                state.pop(key, None)
+
+    return forget
+
+
+def _patch_out_of_range() -> None:
+    from aiokafka.consumer.fetcher import Fetcher
+
+    original_init = Fetcher.__init__
+
+    def __init__(self: Any, client: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, _OutOfRangeFetches(client), *args, **kwargs)
+
+    __init__.__moodstream_patch__ = "out_of_range"  # type: ignore[attr-defined]
+    Fetcher.__init__ = __init__  # type: ignore[method-assign]
+
+
 #: Patch name -> installer. Each is needed only on Tansu and harmless on Kafka.
 PATCHES: dict[str, Callable[[], None]] = {
     "leave_group_generation_zero": _patch_leave_group,
     "latest_offset_from_high_watermark": _patch_latest_offsets,
+    "out_of_range_past_log_end": _patch_out_of_range,
 }

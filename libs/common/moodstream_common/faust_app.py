@@ -65,4 +65,7 @@ def make_app(
     }
     options.update(broker_compat.faust_settings(settings.broker_flavor))
     options.update(overrides)
-    return faust.App(settings.app_id(service), **options)
+    app = faust.App(settings.app_id(service), **options)
+    if broker_compat.needs_workarounds(settings.broker_flavor):
+        broker_compat.on_log_truncated(broker_compat.forget_partition_in(app))
+    return app

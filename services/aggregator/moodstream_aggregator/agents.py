@@ -64,6 +64,11 @@ def apply_record(record: ScoredMessage, partition: int, offset: int) -> bool:
     stored = tables.aggregates.get(key) or {}
     if stored.get(OFFSET, -1) >= offset:
         return False  # this event (or a later one of this message) is fully applied
+    if not stored and _beyond_retention(record.event_time, partition):
+        # Its state may have expired after it was counted: applying it again could
+        # count it twice, so it is refused and counted as expired instead.
+        _count(partition, "expired", offset)
+        return False
     old = _contribution(stored.get("current"))
     deleted = record.type == EVENT_DELETE
     new = None if deleted else contribution_of(record)
@@ -88,7 +93,7 @@ def apply_record(record: ScoredMessage, partition: int, offset: int) -> bool:
         _retention.note_row(partition, kind, row_id)
         changed = True
     if new is not None:
-        _track_event_time(new.event_time, partition, offset)
+        _track_event_time(new.event_time, record.received_at, partition, offset)
     tables.aggregates[key] = {
         "current": new.to_json() if new else None,
         "deleted": deleted,
@@ -103,17 +108,51 @@ def _contribution(data: dict[str, object] | None) -> Contribution | None:
     return Contribution.from_json(data) if data else None
 
 
-def _track_event_time(event_time: float, partition: int, offset: int) -> None:
+def _beyond_retention(event_time: float, partition: int) -> bool:
+    """True when a message of ``event_time`` is older than the message retention.
+
+    The same horizon as :func:`expire` uses, so a message whose state expired is
+    always beyond it when it comes again.
+    """
+    return event_time < _watermark(partition) - settings.message_retention_seconds
+
+
+def _watermark(partition: int) -> float:
+    mark = tables.aggregates.get(tables.row_key("watermark", partition, "all")) or {}
+    return float(mark.get("event_time", 0.0))
+
+
+def watermark_candidate(event_time: float, received_at: float) -> float:
+    """How far one record may move the watermark: its event time, but never more
+    than ``watermark_max_ahead_seconds`` past the time ingest received it.
+
+    A sender's clock (or a hostile timestamp) a day ahead would otherwise move the
+    watermark a day ahead, close every window at once and expire the state of recent
+    messages, so their later updates and deletes could no longer retract them.
+    ``received_at`` is ingest's clock, on the record, so a replay clamps the same way.
+    """
+    if received_at <= 0:
+        return event_time
+    return min(event_time, received_at + settings.watermark_max_ahead_seconds)
+
+
+def _track_event_time(event_time: float, received_at: float, partition: int, offset: int) -> None:
     """Advance the partition's watermark; count the record as late if its window closed."""
-    mark_key = tables.row_key("watermark", partition, "all")
-    mark = (tables.aggregates.get(mark_key) or {}).get("event_time", 0.0)
-    if event_time > mark:
-        tables.aggregates[mark_key] = {"event_time": event_time}
+    mark = _watermark(partition)
+    candidate = watermark_candidate(event_time, received_at)
+    if candidate > mark:
+        mark_key = tables.row_key("watermark", partition, "all")
+        tables.aggregates[mark_key] = {"event_time": candidate}
     elif window_start(event_time, MINUTE) + MINUTE + settings.grace_seconds < mark:
-        late_key = tables.row_key("late", partition, "all")
-        late_row = tables.aggregates.get(late_key) or {}
-        if late_row.get(OFFSET, -1) < offset:
-            tables.aggregates[late_key] = {"late": late_row.get("late", 0) + 1, OFFSET: offset}
+        _count(partition, "late", offset)
+
+
+def _count(partition: int, kind: str, offset: int) -> None:
+    """Add one to ``partition``'s ``kind`` counter row (``late``, ``expired``), once per offset."""
+    key = tables.row_key(kind, partition, "all")
+    row = tables.aggregates.get(key) or {}
+    if row.get(OFFSET, -1) < offset:
+        tables.aggregates[key] = {kind: row.get(kind, 0) + 1, OFFSET: offset}
 
 
 def expire(partition: int) -> int:
@@ -136,9 +175,7 @@ def expire(partition: int) -> int:
             else:
                 rows.append(key)
         _retention.scan(rows, messages)
-    mark = (tables.aggregates.get(tables.row_key("watermark", partition, "all")) or {}).get(
-        "event_time", 0.0
-    )
+    mark = _watermark(partition)
     deleted = 0
     for kind, start in _retention.expired_rows(partition, mark):
         key = tables.row_key(kind, partition, str(start))

@@ -142,6 +142,11 @@ def late_count() -> int:
     return int(local_rows("late", ["all"]).get("all", {}).get("late", 0))
 
 
+def expired_count() -> int:
+    """Events not applied because their message was older than the message retention."""
+    return int(local_rows("expired", ["all"]).get("all", {}).get("expired", 0))
+
+
 def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
     """The ``last`` windows of ``size`` seconds ending at ``until`` (default: watermark)."""
     kind = "second" if size == SECOND else "minute"

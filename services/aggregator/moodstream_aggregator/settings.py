@@ -33,8 +33,14 @@ class Settings(BaseSettings):
     )
     message_retention_seconds: float = Field(
         default=86_400.0,
-        description="Per-message state kept this long behind the newest event time; an "
-        "update of an older message counts as new (its old contribution has expired too).",
+        description="Per-message state kept this long behind the newest event time. An "
+        "event for a message older than this whose state is gone is not applied (it "
+        "may have been counted already) and is reported as expired.",
+    )
+    watermark_max_ahead_seconds: float = Field(
+        default=60.0,
+        description="A record moves the newest event time at most this far past the "
+        "time ingest received it, so a future timestamp cannot expire recent state.",
     )
     expiry_interval_seconds: float = Field(
         default=10.0, description="How often each partition's expired rows are deleted."

@@ -33,6 +33,7 @@ INTERNAL_KINDS = {
     "hashtag_minute",
     "watermark",
     "late",
+    "expired",
 }
 
 
@@ -142,14 +143,17 @@ class Totals(View):
     """Counts over everything seen, the newest event time, and late records."""
 
     async def get(self, request: Request) -> Response:
-        """``{"positive", "neutral", "negative", "total", "mean_score", "late", "watermark"}``."""
+        """``{"positive", "neutral", "negative", "total", "mean_score", "late", "expired",
+        "watermark"}``."""
         mark = await scatter.watermark()
         total = (await scatter.rows("total", ["all"])).get("all") or empty_counts()
         late = (await scatter.rows("late", ["all"])).get("all", {}).get("late", 0)
+        expired = (await scatter.rows("expired", ["all"])).get("all", {}).get("expired", 0)
         return self.json(
             {
                 **summarize(total),
                 "late": int(late),
+                "expired": int(expired),
                 "watermark": queries.iso(mark) if mark else None,
             }
         )

@@ -44,7 +44,12 @@ async def model() -> SentimentModel:
     if _model is None:
         loop = asyncio.get_running_loop()
         _model = await loop.run_in_executor(
-            _executor, load_model, settings.model_path, settings.torch_threads
+            _executor,
+            load_model,
+            settings.model_path,
+            settings.torch_threads,
+            settings.batch_size,
+            settings.token_budget,
         )
         log.info("model %s %s loaded", _model.name, _model.version)
     return _model

@@ -27,6 +27,9 @@ LABEL_TYPE = "sentiment"
 SYMBOL_NAMES = "symbol-names-v1"
 """``input_transform`` of models trained on :func:`name_symbols` output."""
 
+DEFAULT_TOKEN_BUDGET = 64 * 40
+"""Padded tokens per model call: 64 texts of up to 40 words, or fewer longer ones."""
+
 # Unicode's names for a few common emoji read as the opposite of what people mean.
 _SYMBOL_NAMES = {"\u2764": "red heart", "\u2665": "heart"}
 # Presentation selectors, ZWJ, keycap, skin tones and tag characters only shape how an
@@ -195,7 +198,12 @@ class FlairSentimentModel:
     """
 
     def __init__(
-        self, path: str | Path, *, torch_threads: int = 0, mini_batch_size: int = 64
+        self,
+        path: str | Path,
+        *,
+        torch_threads: int = 0,
+        mini_batch_size: int = 64,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
     ) -> None:
         self.path = Path(path)
         self.metadata = ModelMetadata.read(self.path)
@@ -206,6 +214,7 @@ class FlairSentimentModel:
             raise ValueError(f"{self.path}: unknown input_transform {transform!r}")
         self.torch_threads = torch_threads
         self.mini_batch_size = mini_batch_size
+        self.token_budget = token_budget
         self._classifier: Any = None
         self._lock = threading.Lock()
 
@@ -262,17 +271,47 @@ class FlairSentimentModel:
             texts = [name_symbols(text) for text in texts]
         sentences = [Sentence(text) if text.strip() else None for text in texts]
         to_predict = [s for s in sentences if s is not None and len(s) > 0]
+        groups = length_groups(
+            [len(sentence) for sentence in to_predict], self.mini_batch_size, self.token_budget
+        )
         with self._lock:
-            if to_predict:
+            for group in groups:
                 self._classifier.predict(
-                    to_predict,
-                    mini_batch_size=self.mini_batch_size,
+                    [to_predict[i] for i in group],
+                    mini_batch_size=len(group),
                     return_probabilities_for_all_classes=True,
                     embedding_storage_mode="none",
                     label_name=LABEL_TYPE,
                     verbose=False,
                 )
         return [_prediction(sentence) for sentence in sentences]
+
+
+def length_groups(lengths: Sequence[int], max_texts: int, token_budget: int) -> list[list[int]]:
+    """Indices of ``lengths`` (tokens per text) grouped into model calls, longest first.
+
+    A model call pads every text to its longest, so one long text among short ones
+    makes the whole call pay for its length (measured: one 2,000-character text in a
+    batch of 64 took the call from 0.2 s to 6.3 s). Texts are sorted by length and a
+    group closes when it holds ``max_texts`` texts or when ``count x longest`` would
+    pass ``token_budget``; a text longer than the budget gets a group of its own.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index in order:
+        if current and (
+            len(current) >= max_texts or longest * (len(current) + 1) > token_budget
+        ):
+            groups.append(current)
+            current = []
+        if not current:
+            longest = max(1, lengths[index])
+        current.append(index)
+    if current:
+        groups.append(current)
+    return groups
 
 
 def _prediction(sentence: Any) -> Prediction:
@@ -286,8 +325,18 @@ def _prediction(sentence: Any) -> Prediction:
     return prediction_from_probabilities(probabilities)
 
 
-def load_model(path: str | Path, torch_threads: int = 0) -> SentimentModel:
+def load_model(
+    path: str | Path,
+    torch_threads: int = 0,
+    mini_batch_size: int = 64,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+) -> SentimentModel:
     """The service's model: the flair classifier in ``path``, loaded."""
-    model = FlairSentimentModel(path, torch_threads=torch_threads)
+    model = FlairSentimentModel(
+        path,
+        torch_threads=torch_threads,
+        mini_batch_size=mini_batch_size,
+        token_budget=token_budget,
+    )
     model.load()
     return model

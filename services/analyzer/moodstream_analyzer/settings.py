@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from moodstream_analyzer.model import DEFAULT_TOKEN_BUDGET
 from moodstream_common.settings import BrokerSettings
 
 
@@ -24,6 +25,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=64, description="Most texts per model call.")
     batch_within_seconds: float = Field(
         default=0.1, description="Longest wait to fill a batch before scoring what is there."
+    )
+    token_budget: int = Field(
+        default=DEFAULT_TOKEN_BUDGET,
+        description="Most padded words per model call (texts x longest): long texts are "
+        "scored in calls of their own instead of slowing a whole batch.",
     )
     torch_threads: int = Field(default=0, description="Torch intra-op threads; 0 = all cores.")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)

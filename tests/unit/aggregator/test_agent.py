@@ -119,3 +119,68 @@ async def test_a_half_applied_event_is_completed_exactly_once_on_redelivery(agen
     # The user row already had offset 1's change: not applied twice.
     user_after = tables.aggregates.data[tables.row_key("user", 0, "u1")]
     assert user_after["negative"] == user_before["negative"] == 1
+
+
+async def _expire_now(agent, monkeypatch, retention: float) -> None:
+    from moodstream_aggregator import agents
+
+    monkeypatch.setattr(agents.settings, "expiry_interval_seconds", 0.0)
+    monkeypatch.setattr(agents._retention, "message_retention", retention)
+    monkeypatch.setattr(agents.settings, "message_retention_seconds", retention)
+
+
+async def test_a_message_resent_after_its_state_expired_is_not_counted_twice(agent, monkeypatch):
+    """Its state is gone but its contribution to the totals is not: applying it again
+    would double-count, so it is refused and reported as expired."""
+    await _expire_now(agent, monkeypatch, retention=300)
+    await agent.put(scored("old", event_time=1_000.0), key="old", partition=2)
+    await agent.put(scored("new", event_time=2_000.0), key="new", partition=2)
+    assert tables.message_state("old") is None  # expired
+    assert totals()["total"] == 2
+    await agent.put(scored("old", event_time=1_000.0), key="old", partition=2)
+    assert totals()["total"] == 2
+    assert queries.expired_count() == 1
+    assert tables.message_state("old") is None
+    # A delete of it cannot retract either; it is refused the same way.
+    await agent.put(scored("old", type="delete", label=None, event_time=1_000.0),
+                    key="old", partition=2)
+    assert (totals()["total"], queries.expired_count()) == (2, 2)
+
+
+async def test_a_message_within_retention_without_state_is_applied(agent, monkeypatch):
+    await _expire_now(agent, monkeypatch, retention=300)
+    await agent.put(scored("new", event_time=2_000.0), key="new", partition=2)
+    await agent.put(scored("recent", event_time=1_800.0), key="recent", partition=2)
+    assert (totals()["total"], queries.expired_count()) == (2, 0)
+
+
+async def test_a_future_timestamp_moves_the_watermark_only_a_little(agent, monkeypatch):
+    """A day-ahead timestamp must not close every window nor expire recent messages,
+    whose later deletes would then no longer retract them."""
+    from moodstream_aggregator import agents
+
+    await _expire_now(agent, monkeypatch, retention=3_600)
+    monkeypatch.setattr(agents.settings, "watermark_max_ahead_seconds", 60.0)
+    now = 1_751_808_915.0
+    await agent.put(scored("recent", event_time=now), key="recent", partition=1)
+    future = ScoredMessage(
+        id="future", type="update", event_time=now + 86_000, received_at=now + 1,
+        text="t", user_id="u2", label="negative", score=-0.5, hashtags=[],
+    )
+    await agent.put(future, key="future", partition=1)
+    assert queries.watermark() == now + 1 + 60.0  # clamped to arrival + 60 s
+    assert tables.message_state("recent") is not None
+    await agent.put(scored("recent", type="delete", label=None, event_time=now + 2),
+                    key="recent", partition=1)
+    assert (totals()["positive"], totals()["negative"]) == (0, 1)
+    # The future message still counts in its own (future) window.
+    minute = queries.minute_of(now + 86_000)
+    assert queries.series(60, 1, until=minute)["windows"][0]["total"] == 1
+
+
+def test_watermark_candidate_without_arrival_time_is_the_event_time():
+    from moodstream_aggregator.agents import watermark_candidate
+
+    assert watermark_candidate(5_000.0, 0.0) == 5_000.0
+    assert watermark_candidate(5_000.0, 1_000.0) == 1_060.0
+    assert watermark_candidate(900.0, 1_000.0) == 900.0

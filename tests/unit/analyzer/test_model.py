@@ -22,6 +22,7 @@ from moodstream_analyzer.model import (
     ModelMetadata,
     Prediction,
     SentimentModel,
+    length_groups,
     name_symbols,
     prediction_from_probabilities,
     sha256_file,
@@ -145,6 +146,36 @@ def test_weights_not_matching_metadata_are_refused(tmp_path: Path) -> None:
     model_dir = _write_model_dir(tmp_path, weights_sha256="0" * 64)
     with pytest.raises(ValueError, match="SHA-256"):
         FlairSentimentModel(model_dir).load()
+
+
+def test_length_groups_keep_a_long_text_out_of_a_short_batch() -> None:
+    lengths = [10] * 63 + [400]
+    groups = length_groups(lengths, max_texts=64, token_budget=64 * 40)
+    assert groups[0] == [63]  # the long text alone: the others are not padded to it
+    assert sorted(i for group in groups for i in group) == list(range(64))
+    for group in groups:
+        assert len(group) <= 64
+        assert len(group) == 1 or len(group) * max(lengths[i] for i in group) <= 64 * 40
+
+
+def test_length_groups_of_short_texts_are_one_call() -> None:
+    assert length_groups([5, 7, 3, 9], max_texts=64, token_budget=2560) == [[3, 1, 0, 2]]
+    assert length_groups([5] * 10, max_texts=4, token_budget=2560) == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert length_groups([], max_texts=64, token_budget=2560) == []
+
+
+def test_real_model_scores_a_mixed_length_batch_like_one_by_one(
+    real_model: FlairSentimentModel,
+) -> None:
+    long_text = clean_for_scoring(" ".join(["the service was slow and the staff rude"] * 50))
+    texts = [clean_for_scoring(t) for t in POSITIVE[:4]] + [long_text] + [
+        clean_for_scoring(t) for t in NEGATIVE[:4]]
+    batch = real_model.predict_batch(texts)
+    single = [real_model.predict_batch([t])[0] for t in texts]
+    assert [p.label for p in batch] == [p.label for p in single]
+    for b, s in zip(batch, single, strict=True):
+        assert b.score == pytest.approx(s.score, abs=1e-4)
 
 
 # --- the real trained model ---------------------------------------------------------

@@ -63,7 +63,11 @@ _INSTALL = textwrap.dedent(
     from moodstream_common import broker_compat
 
     def current():
-        return (GroupCoordinator._maybe_leave_group, Fetcher._proc_offset_request)
+        return (
+            GroupCoordinator._maybe_leave_group,
+            Fetcher._proc_offset_request,
+            Fetcher.__init__,
+        )
 
     shipped = current()
     broker_compat.apply("kafka")
@@ -76,7 +80,7 @@ _INSTALL = textwrap.dedent(
     print(json.dumps({
         "kafka_changes_nothing": after_kafka == shipped,
         "kafka_installed": kafka_installed,
-        "tansu_replaces_both": all(a is not b for a, b in zip(first, shipped)),
+        "tansu_replaces_all": all(a is not b for a, b in zip(first, shipped)),
         "tansu_idempotent": current() == first,
         "tansu_installed": sorted(broker_compat.installed()),
         "marked": [getattr(f, "__moodstream_patch__", None) for f in first],
@@ -94,18 +98,51 @@ def test_apply_installs_once_and_only_for_tansu():
     assert report == {
         "kafka_changes_nothing": True,
         "kafka_installed": [],
-        "tansu_replaces_both": True,
+        "tansu_replaces_all": True,
         "tansu_idempotent": True,
         "tansu_installed": sorted(broker_compat.PATCHES),
-        "marked": ["leave_group", "latest_offsets"],
+        "marked": ["leave_group", "latest_offsets", "out_of_range"],
     }
 
 
 def test_every_patch_is_documented():
     doc = broker_compat.__doc__ or ""
-    for marker in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)"):
+    for marker in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(h)"):
         assert marker in doc
     assert set(broker_compat.PATCHES) == {
         "leave_group_generation_zero",
         "latest_offset_from_high_watermark",
+        "out_of_range_past_log_end",
     }
+
+
+def test_only_fetches_past_the_log_end_count_as_out_of_range():
+    offsets = {("t", 0): 30, ("t", 1): 5, ("t", 2): 7, ("t", 3): 9}
+    answered = [
+        ("t", 0, 0, 5),    # ahead of an emptied log: Kafka says OFFSET_OUT_OF_RANGE
+        ("t", 1, 0, 5),    # at the end: waiting for new records is right
+        ("t", 2, 0, 100),  # behind the end: records to read
+        ("t", 3, 3, 0),    # an error of its own: left to aiokafka
+    ]
+    assert broker_compat.ahead_of_log(offsets, answered) == [(("t", 0), 30, 5)]
+
+
+def test_forget_partition_clears_the_faust_consumers_offsets():
+    from aiokafka.structs import TopicPartition
+    from faust.types import TP
+
+    app = faust.App("compat-forget", broker="kafka://127.0.0.1:1")
+    forget = broker_compat.forget_partition_in(app)
+    forget(TopicPartition("raw", 0), 30, 5)  # no consumer yet: creates none
+    assert app._consumer is None
+    consumer = app.consumer
+    kept, lost = TP("raw", 1), TP("raw", 0)
+    for tp in (kept, lost):
+        consumer._read_offset[tp] = 29
+        consumer._committed_offset[tp] = 30
+        consumer._acked[tp].append(31)
+    forget(TopicPartition("raw", 0), 30, 5)
+    assert consumer._read_offset[lost] is None  # records from 0 on are no longer "seen"
+    assert consumer._committed_offset[lost] is None
+    assert lost not in consumer._acked
+    assert (consumer._read_offset[kept], consumer._committed_offset[kept]) == (29, 30)
