@@ -15,6 +15,7 @@ RESULTS = Path(__file__).parent / "results"
 STEPS = [
     ["bench.model_accuracy"],
     ["bench.model_throughput"],
+    ["bench.mixed_length"],
     ["bench.ingest_throughput"],
     ["bench.analyzer_throughput"],
     ["bench.pipeline"],
