@@ -84,6 +84,32 @@ def discard_partition(table: Any, tp: TP) -> int:
     return len(keys)
 
 
+def discard_on_truncation(app: Any) -> Callable[[Any, int, int], None]:
+    """A ``broker_compat.on_log_truncated`` listener that empties ``app``'s local table
+    partitions numbered like a partition the broker lost.
+
+    Tables are co-partitioned with their source, so partition *n* of every table was
+    built from partition *n* of a log that no longer exists. The reset consumer reads
+    the new log from offset 0; had the old state stayed until the next recovery, those
+    records would have been applied to it (and the aggregator, seeing per-row offsets
+    from the old log, would have skipped them as already applied). Runs on Faust's
+    consumer thread before any record of the new log is fetched; RocksDB is safe to
+    write from there.
+    """
+
+    def discard(tp: Any, offset: int, highwater: int) -> None:
+        for table in list(app.tables.values()):
+            removed = discard_partition(table, TP(tp.topic, tp.partition))
+            if removed:
+                log.warning(
+                    "%s[%d] restarted below offset %d: discarded %d local keys of table %s "
+                    "partition %d built from the lost log",
+                    tp.topic, tp.partition, offset, removed, table.name, tp.partition,
+                )
+
+    return discard
+
+
 def install() -> None:
     """Wrap Faust's recovery so stale partitions are emptied before its check runs."""
     global _installed

@@ -68,4 +68,5 @@ def make_app(
     app = faust.App(settings.app_id(service), **options)
     if broker_compat.needs_workarounds(settings.broker_flavor):
         broker_compat.on_log_truncated(broker_compat.forget_partition_in(app))
+        broker_compat.on_log_truncated(changelog_guard.discard_on_truncation(app))
     return app

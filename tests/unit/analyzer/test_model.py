@@ -151,11 +151,18 @@ def test_weights_not_matching_metadata_are_refused(tmp_path: Path) -> None:
 def test_length_groups_keep_a_long_text_out_of_a_short_batch() -> None:
     lengths = [10] * 63 + [400]
     groups = length_groups(lengths, max_texts=64, token_budget=64 * 40)
-    assert groups[0] == [63]  # the long text alone: the others are not padded to it
+    assert groups[0][0] == 63  # longest first, in a group of at most budget / 400 texts
     assert sorted(i for group in groups for i in group) == list(range(64))
-    for group in groups:
+    padded = [len(group) * max(lengths[i] for i in group) for group in groups]
+    for group, cost in zip(groups, padded, strict=True):
         assert len(group) <= 64
-        assert len(group) == 1 or len(group) * max(lengths[i] for i in group) <= 64 * 40
+        assert len(group) == 1 or cost <= 64 * 40
+    # One call would pad all 64 texts to 400 words: 25,600; the groups pad 2,980.
+    assert sum(padded) == 6 * 400 + 58 * 10
+
+
+def test_a_text_longer_than_the_budget_is_scored_alone() -> None:
+    assert length_groups([10, 5_000, 10], max_texts=64, token_budget=2560) == [[1], [0, 2]]
 
 
 def test_length_groups_of_short_texts_are_one_call() -> None:

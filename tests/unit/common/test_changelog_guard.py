@@ -53,3 +53,22 @@ def test_discard_empties_only_that_partitions_store(tmp_path):
 def test_stores_without_partitions_are_left_alone():
     table = SimpleNamespace(name="aggregates", data={})
     assert discard_partition(table, TP(CHANGELOG, 0)) == 0
+
+
+def test_a_truncated_source_partition_empties_that_partition_of_every_table(tmp_path):
+    from aiokafka.structs import TopicPartition
+
+    from moodstream_common.changelog_guard import discard_on_truncation
+
+    dbs = {p: Rdict(str(tmp_path / f"t{p}.db")) for p in (0, 1)}
+    for p, db in dbs.items():
+        db[f"m|{p}".encode()] = b"{}"
+    table = SimpleNamespace(name="aggregates", data=SimpleNamespace(_db_for_partition=dbs.get))
+    app = SimpleNamespace(tables={"aggregates": table})
+    try:
+        discard_on_truncation(app)(TopicPartition("scored", 1), 40, 0)
+        assert list(dbs[1].keys()) == []
+        assert list(dbs[0].keys()) == [b"m|0"]
+    finally:
+        for db in dbs.values():
+            db.close()
