@@ -7,10 +7,29 @@ from typing import Any
 import faust
 
 
+def group_coordinator_known(app: faust.App) -> bool | None:
+    """Whether the worker's consumer is in touch with its group coordinator.
+
+    ``False`` while the broker is away (aiokafka marks the coordinator dead and looks
+    for it again), ``None`` when it cannot be told (consumer not started). Reads
+    aiokafka's ``GroupCoordinator.coordinator_id`` through Faust's consumer thread:
+    private attributes of faust-streaming 0.15 / aiokafka 0.14, hence the fallback.
+    """
+    try:
+        consumer = app._consumer  # never create one from a probe
+        coordinator = consumer._thread._consumer._coordinator  # type: ignore[union-attr]
+    except AttributeError:
+        return None
+    return getattr(coordinator, "coordinator_id", None) is not None
+
+
 def readiness(app: faust.App) -> dict[str, Any]:
-    """Whether the worker is consuming: it holds partitions and is not rebalancing.
+    """Whether the worker is consuming: it holds partitions, is not rebalancing, and is
+    in touch with its group coordinator.
 
     ``ready`` is what orchestrators and the dev launcher wait for before sending load.
+    ``rebalances`` counts the rebalances this worker has been through, so a caller can
+    tell that a worker has re-joined its group (after a broker restart, say).
     """
     try:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
@@ -18,9 +37,12 @@ def readiness(app: faust.App) -> dict[str, Any]:
         assigned = []
     rebalancing = bool(getattr(app, "rebalancing", False))
     recovering = not app.tables.recovery.completed.is_set() if app.tables else False
+    coordinator = group_coordinator_known(app)
     return {
-        "ready": bool(assigned) and not rebalancing and not recovering,
+        "ready": bool(assigned) and not rebalancing and not recovering and coordinator is not False,
         "assigned_partitions": len(assigned),
         "rebalancing": rebalancing,
         "recovering": recovering,
+        "group_coordinator": coordinator,
+        "rebalances": int(getattr(app, "rebalancing_count", 0)),
     }
