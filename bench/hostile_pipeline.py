@@ -15,6 +15,7 @@ hostile ÷ clean ratio per setting.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -52,7 +53,12 @@ def _rate(ingest: str, aggregator: str, texts: list[str], run: str) -> float:
                 {"id": f"{run}_{i}", "text": text, "user_id": f"u{i % 40}"}
                 for i, text in enumerate(texts[start : start + BATCH], start)
             ]
-            response = client.post(f"{ingest}/v1/messages:batch", json=batch)
+            # ASCII JSON: lone surrogates travel as \uXXXX escapes, as the corpus sends them.
+            response = client.post(
+                f"{ingest}/v1/messages:batch",
+                content=json.dumps(batch).encode("ascii"),
+                headers={"content-type": "application/json"},
+            )
             response.raise_for_status()
     _wait_total(aggregator, base + len(texts))
     return len(texts) / (time.perf_counter() - started)

@@ -20,6 +20,7 @@ STEPS = [
     ["bench.analyzer_throughput"],
     ["bench.pipeline"],
     ["bench.hostile_load"],
+    ["bench.hostile_pipeline"],
 ]
 
 

@@ -94,6 +94,7 @@ def test_dashboard_renders_posted_messages_live(stack, page: Page):
     assert page.inner_text("#negative-count") == f"{expected['negative']:,}"
     served = _json(f"{aggregator}/v1/totals")
     assert page.inner_text("#late-count") == str(served["late"])
+    assert page.inner_text("#expired-count") == str(served["expired"])
     assert page.inner_text("#mean-score") == f"{served['mean_score']:+.2f}"
     assert page.get_attribute("#watermark", "data-watermark") == served["watermark"]
 

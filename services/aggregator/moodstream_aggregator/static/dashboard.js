@@ -199,6 +199,8 @@
     $("mean-score").textContent = (totals.mean_score >= 0 ? "+" : "") +
       Number(totals.mean_score || 0).toFixed(2);
     $("late-count").textContent = fmtInt.format(totals.late || 0);
+    el.dataset.expired = totals.expired || 0;
+    $("expired-count").textContent = fmtInt.format(totals.expired || 0);
     const mark = $("watermark");
     mark.dataset.watermark = totals.watermark || "";
     mark.textContent = totals.watermark
