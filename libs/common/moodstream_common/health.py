@@ -36,7 +36,11 @@ def readiness(app: faust.App) -> dict[str, Any]:
     except Exception:  # noqa: BLE001  consumer not started yet
         assigned = []
     rebalancing = bool(getattr(app, "rebalancing", False))
-    recovering = not app.tables.recovery.completed.is_set() if app.tables else False
+    recovering = (
+        not app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager's
+        if app.tables
+        else False
+    )
     coordinator = group_coordinator_known(app)
     return {
         "ready": bool(assigned) and not rebalancing and not recovering and coordinator is not False,

@@ -53,4 +53,5 @@ async def require_read_token(request: web.Request, handler: Handler) -> web.Stre
 
 
 # Faust builds its aiohttp application at import; middlewares freeze only at start-up.
-app.web.web_app.middlewares.append(require_read_token)
+# (Faust types ``app.web`` as its abstract Web; the aiohttp driver's has ``web_app``.)
+app.web.web_app.middlewares.append(require_read_token)  # type: ignore[attr-defined]  # aiohttp driver

@@ -8,7 +8,6 @@ functions (``*_from``) are pure, so a view answers the same on whichever worker.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -157,9 +156,7 @@ def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
 
 def top_hashtags_minute(minute: int, limit: int) -> list[dict[str, Any]]:
     """The ``limit`` most used hashtags in the minute starting at ``minute``."""
-    return top_from(
-        Counter(local_rows("hashtag_minute", [str(minute)]).get(str(minute), {})), limit
-    )
+    return top_from(dict(local_rows("hashtag_minute", [str(minute)]).get(str(minute), {})), limit)
 
 
 def hashtags_overall(limit: int | None = None) -> list[dict[str, Any]]:

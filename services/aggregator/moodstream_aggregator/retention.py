@@ -44,9 +44,9 @@ class RetentionIndex:
     def scan(self, row_keys: Iterable[str], messages: Iterable[tuple[str, int, float]]) -> None:
         """Rebuild the index from table contents (row keys; (id, partition, time))."""
         for key in row_keys:
-            kind, partition, rest = key.split("|", 2)
+            kind, row_partition, rest = key.split("|", 2)
             if kind in WINDOW_KINDS:
-                self.note_row(int(partition), kind, rest)
+                self.note_row(int(row_partition), kind, rest)
         for message_id, partition, event_time in messages:
             self.note_message(partition, message_id, event_time)
         self.scanned = True

@@ -128,7 +128,8 @@ class UserView(View):
 class MessageView(View):
     """The current state of one message (routed to the worker that owns it)."""
 
-    @app.table_route(table=tables.aggregates, match_info="message_id")
+    # Faust types table_route for handlers without URL parameters; it forwards them.
+    @app.table_route(table=tables.aggregates, match_info="message_id")  # type: ignore[arg-type]
     async def get(self, request: Request, message_id: str) -> Response:
         """``{"id", "deleted", ...current contribution}``; 404 if never seen."""
         state = tables.message_state(message_id)
@@ -166,7 +167,7 @@ class InternalRows(View):
     async def get(self, request: Request) -> Response:
         """``{"rows": {key: row}}`` for ``kind`` and the repeated ``keys`` parameter."""
         kind = request.query.get("kind", "")
-        keys = request.query.getall("keys", [])
+        keys = request.query.getall("keys", [])  # type: ignore[attr-defined]  # a MultiDict
         if kind not in INTERNAL_KINDS or not keys:
             return self.json({"reason": "bad_parameter", "detail": "kind and keys"}, status=400)
         return self.json({"rows": queries.local_rows(kind, keys, scatter.active_partitions())})

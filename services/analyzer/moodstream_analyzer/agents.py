@@ -60,7 +60,7 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
     """Score raw records in batches and publish them to ``scored``; yields batch sizes."""
     sentiment_model = await model()
     loop = asyncio.get_running_loop()
-    async for events in stream.take_events(
+    async for events in stream.take_events(  # type: ignore[attr-defined]  # Stream has it; StreamT lacks it
         settings.batch_size, within=settings.batch_within_seconds
     ):
         records = [event.value for event in events]

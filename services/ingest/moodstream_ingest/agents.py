@@ -25,7 +25,7 @@ async def intake_events(stream: StreamT[bytes]) -> AsyncIterator[int]:
 
     Offsets are acknowledged only after the batch's records are in the broker.
     """
-    async for events in stream.take_events(settings.topic_batch_size, within=0.05):
+    async for events in stream.take_events(settings.topic_batch_size, within=0.05):  # type: ignore[attr-defined]  # not on StreamT
         links = [
             trace.Link(trace.get_current_span(extract_context(e.message.headers)).get_span_context())
             for e in events

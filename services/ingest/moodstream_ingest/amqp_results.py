@@ -137,7 +137,7 @@ if settings.amqp_url.get_secret_value() and settings.amqp_sink:
     @app.agent(scored_topic)
     async def publish_scored(stream: StreamT[ScoredMessage]) -> AsyncIterator[int]:
         """Publish scored updates to ``processed_texts``; yields batch sizes."""
-        async for events in stream.take_events(BATCH, within=0.2):
+        async for events in stream.take_events(BATCH, within=0.2):  # type: ignore[attr-defined]  # not on StreamT
             records = [e.value for e in events]
             bodies = [(r.id, processed_body(r)) for r in records if r.type != EVENT_DELETE]
             if bodies:
@@ -147,7 +147,7 @@ if settings.amqp_url.get_secret_value() and settings.amqp_sink:
     @app.agent(dead_letter_topic)
     async def publish_failed(stream: StreamT[DeadLetter]) -> AsyncIterator[int]:
         """Publish dead letters through the failed exchange; yields batch sizes."""
-        async for events in stream.take_events(BATCH, within=0.2):
+        async for events in stream.take_events(BATCH, within=0.2):  # type: ignore[attr-defined]  # not on StreamT
             records = [e.value for e in events]
             await publisher.publish(True, [(r.message_id, failed_body(r)) for r in records])
             yield len(records)

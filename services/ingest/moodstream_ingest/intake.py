@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +99,7 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
     """
     received_at = time.time()
     MESSAGES_IN.labels(SERVICE, source).inc(len(items))
-    deliveries = []
+    deliveries: list[Awaitable[Any]] = []
     outcomes = []
     with tracer().start_as_current_span("moodstream.ingest.accept") as batch_span:
         batch_span.set_attribute("moodstream.source", source)
@@ -129,7 +129,7 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
     return outcomes
 
 
-async def _send_raw(record: RawMessage) -> asyncio.Future[Any]:
+async def _send_raw(record: RawMessage) -> Awaitable[Any]:
     """Send one record to ``raw`` under a span of its own; returns the delivery future."""
     with tracer().start_as_current_span("moodstream.ingest.message") as span:
         span.set_attribute("moodstream.message_id", record.id)

@@ -69,7 +69,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "results": {"type": "array", "items": {"type": "object"}},
         },
     }
-    security = [{"bearer": []}] if settings.api_token.get_secret_value() else []
+    security: list[dict[str, list[str]]] = (
+        [{"bearer": []}] if settings.api_token.get_secret_value() else []
+    )
     body = {"required": True, "content": {"application/json": {"schema": message}}}
     return {
         "openapi": "3.0.3",

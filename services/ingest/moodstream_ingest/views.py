@@ -49,7 +49,7 @@ async def _read_body(view: View, request: Request) -> bytes | Response:
     """The request body, or a 4xx response when it is unauthorized or too large."""
     if not authorized(request.headers.get("Authorization"), settings.api_token):
         return _error(view, 401, "unauthorized", "a valid bearer token is required")
-    length = request.content_length
+    length = request.content_length  # type: ignore[attr-defined]  # Faust's Request is aiohttp's
     if length is not None and length > LIMITS.max_body_bytes:
         return _error(view, 413, "body_too_large", f"body over {LIMITS.max_body_bytes} bytes")
     body: bytes = await request.read()
