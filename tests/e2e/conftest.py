@@ -46,6 +46,15 @@ def start_another(service: ServiceProcess, state: Path, *, timeout: float = 90) 
     return other
 
 
+@pytest.fixture(autouse=True)
+def _services_keep_their_rocksdb_stores():
+    """Services started here inherit this process's environment. A store override
+    leaking from a unit test would quietly run every e2e aggregator on memory://
+    (it did, in full runs, until the aggregator's unit conftest stopped leaking it)."""
+    store = os.environ.get("AGGREGATOR_STORE", "rocksdb://")
+    assert store.startswith("rocksdb"), f"AGGREGATOR_STORE={store} leaked into the e2e tests"
+
+
 @pytest.fixture(scope="module")
 def stack_prefix():
     """Topic and group prefix of this module's stack."""

@@ -81,6 +81,8 @@ def test_services_ride_out_a_broker_restart(tmp_path):
         for service in services.values():
             service.wait_ready(90)
         ingest, aggregator = services["ingest"].url, services["aggregator"].url
+        # The guard and the truncation listener empty RocksDB partitions: the real store.
+        assert list((tmp_path / "state" / "aggregator").rglob("*.db")), "no RocksDB store"
 
         _post(ingest, "before", 10)
         eventually(lambda: _total(aggregator) == 10, timeout=90)
