@@ -136,14 +136,19 @@ def watermark() -> float:
     return watermark_from(local_rows("watermark", ["all"]))
 
 
+def counter_from(rows: Rows, kind: str) -> int:
+    """The value of a counter row (``late``, ``expired``) from a ``{"all": row}`` answer."""
+    return int(rows.get("all", {}).get(kind, 0))
+
+
 def late_count() -> int:
     """Records that arrived after their window's grace period (still counted)."""
-    return int(local_rows("late", ["all"]).get("all", {}).get("late", 0))
+    return counter_from(local_rows("late", ["all"]), "late")
 
 
 def expired_count() -> int:
     """Events not applied because their message was older than the message retention."""
-    return int(local_rows("expired", ["all"]).get("all", {}).get("expired", 0))
+    return counter_from(local_rows("expired", ["all"]), "expired")
 
 
 def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:

@@ -148,13 +148,14 @@ class Totals(View):
         "watermark"}``."""
         mark = await scatter.watermark()
         total = (await scatter.rows("total", ["all"])).get("all") or empty_counts()
-        late = (await scatter.rows("late", ["all"])).get("all", {}).get("late", 0)
-        expired = (await scatter.rows("expired", ["all"])).get("all", {}).get("expired", 0)
+        counters = {
+            kind: queries.counter_from(await scatter.rows(kind, ["all"]), kind)
+            for kind in ("late", "expired")
+        }
         return self.json(
             {
                 **summarize(total),
-                "late": int(late),
-                "expired": int(expired),
+                **counters,
                 "watermark": queries.iso(mark) if mark else None,
             }
         )
