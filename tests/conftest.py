@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from moodstream_dev.broker import EmbeddedBroker
+from moodstream_dev.processes import started_services
 from moodstream_dev.rabbitmq import RabbitMQServer
 
 
@@ -37,3 +38,30 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQServe
     """
     with RabbitMQServer(tmp_path_factory.mktemp("rabbitmq")) as running:
         yield running
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure, attach the log tails of the services involved to the report.
+
+    A CI run keeps only pytest's output: without this, a failed end-to-end test says
+    what went wrong but not why. "Involved" means started during the test, or still
+    running from a fixture.
+    """
+    if call.when == "setup":
+        item.stash[_SERVICES_BEFORE] = len(started_services())
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    before = item.stash.get(_SERVICES_BEFORE, 0)
+    services = started_services()
+    for index, service in enumerate(services):
+        if index >= before or service.running:
+            report.sections.append(
+                (f"{service.name} log ({service.log_path.name}, last 60 lines)",
+                 service.log_tail(60))
+            )
+
+
+_SERVICES_BEFORE = pytest.StashKey[int]()

@@ -15,6 +15,7 @@ import time
 import uuid
 
 import aio_pika
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -58,6 +59,8 @@ def bridge(broker, rabbitmq, tmp_path_factory):
         return service
 
     first = start("ingest-1")
+    # Ready means subscribed: RabbitMQ drops what is published to an undeclared queue.
+    assert httpx.get(f"{first.url}/readyz").json()["amqp_consuming"] is True
     try:
         yield {"prefix": prefix, "names": names, "first": first, "start": start,
                "url": rabbitmq.url, "bootstrap": broker.bootstrap}

@@ -21,6 +21,15 @@ SERVICES = ("ingest", "analyzer", "aggregator")
 DEFAULT_PORTS = {"ingest": 8000, "analyzer": 8001, "aggregator": 8002}
 
 
+# Every service this interpreter started, so a failing test can show their logs.
+_STARTED: list[ServiceProcess] = []
+
+
+def started_services() -> list[ServiceProcess]:
+    """The services started by this interpreter so far, oldest first."""
+    return list(_STARTED)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
@@ -55,6 +64,20 @@ class ServiceProcess:
             start_new_session=True,  # own process group: a stop reaches its children too
         )
         log.close()
+        _STARTED.append(self)
+
+    @property
+    def running(self) -> bool:
+        """True while the child process has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last ``lines`` lines of the service's log ('' before it wrote any)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def healthy(self) -> bool:
         """True when ``/healthz`` answers 200."""

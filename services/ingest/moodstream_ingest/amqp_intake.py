@@ -33,6 +33,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
 from moodstream_ingest import amqp_setup
+from moodstream_ingest.amqp_status import BRIDGE
 from moodstream_ingest.app import app, settings
 from moodstream_ingest.intake import LIMITS, Item, accept, item_from_body
 from moodstream_ingest.normalize import Rejected, decode_json
@@ -158,6 +159,7 @@ async def run_bridge() -> None:
         try:
             # A setup step that never answers must not leave intake silently off.
             await asyncio.wait_for(_subscribe(connection, deliveries), SETUP_TIMEOUT_S)
+            BRIDGE.consuming = True
             break
         except (TimeoutError, aio_pika.exceptions.AMQPError) as exc:
             log.warning("AMQP setup failed (%s); reconnecting", type(exc).__name__)
@@ -171,6 +173,7 @@ async def run_bridge() -> None:
 
 
 if settings.amqp_url.get_secret_value():
+    BRIDGE.enabled = True  # /readyz waits for the subscription
 
     @app.task
     async def amqp_bridge() -> None:

@@ -15,6 +15,7 @@ from moodstream_common.auth import authorized
 from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
+from moodstream_ingest.amqp_status import BRIDGE
 from moodstream_ingest.app import app, settings
 from moodstream_ingest.intake import (
     LIMITS,
@@ -158,11 +159,13 @@ class Health(View):
 
 @app.page("/readyz")
 class Ready(View):
-    """Readiness: partitions assigned, no rebalance or table recovery in progress."""
+    """Readiness: partitions assigned, no rebalance or table recovery in progress, and
+    the AMQP source (when on) subscribed to its queues."""
 
     async def get(self, request: Request) -> Response:
         """200 when ready to process, 503 otherwise; the body says why."""
-        state = readiness(app)
+        state = {**readiness(app), **BRIDGE.readiness()}
+        state["ready"] = state["ready"] and BRIDGE.ready
         return self.json({"service": "ingest", **state}, status=200 if state["ready"] else 503)
 
 
