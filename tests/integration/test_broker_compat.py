@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -443,7 +444,18 @@ class FaustWorker:
                 self.process.wait(timeout=5)
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """Group and recovery milestones of the whole log, then its last ``lines`` lines:
+        a stall after "Ready" is explained by what the group did much earlier."""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        milestones = [line for line in text if _MILESTONE.search(line)]
+        return "\n".join(["-- milestones --", *milestones[-60:], "-- tail --", *text[-lines:]])
+
+
+_MILESTONE = re.compile(
+    r"Joined group|synced group|Assigned|Revoked|rebalanc|Worker ready|Starting\.\.\. $|"
+    r"WARNING|ERROR|out of range|coordinator",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import faust
 
+from moodstream_common import clean_shutdown
 from moodstream_common.log_throttle import throttle_repeats
 
 log = logging.getLogger("moodstream.worker")
@@ -56,6 +57,8 @@ def run_worker(app: faust.App) -> None:
     """Run ``app`` in this process until SIGTERM/SIGINT; log level from ``LOG_LEVEL``.
 
     Waits for the broker first (``MOODSTREAM_BROKER_WAIT_SECONDS``, default 120).
+    Local table stores left by a crash are discarded and rebuilt from their changelogs
+    (:mod:`moodstream_common.clean_shutdown`); a clean stop vouches for them.
     """
     loglevel = os.environ.get("LOG_LEVEL", "info").lower()
     logging.basicConfig(
@@ -67,5 +70,14 @@ def run_worker(app: faust.App) -> None:
     wait_for_broker(app, float(os.environ.get("MOODSTREAM_BROKER_WAIT_SECONDS", "120")))
     # Faust creates the app's folder but not its parents.
     Path(app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)
+    tabledir = Path(app.conf.tabledir)
+    clean_shutdown.discard_after_crash(tabledir)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stopped:
+        # mode exits 0 only after the worker stopped: producer flushed, offsets
+        # committed, stores closed. Any other exit leaves the stores unvouched for.
+        if stopped.code in (0, None):
+            clean_shutdown.mark_clean(tabledir)
+        raise
