@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,13 +56,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not report.failed:
         return
     before = item.stash.get(_SERVICES_BEFORE, 0)
-    services = started_services()
-    for index, service in enumerate(services):
-        if index >= before or service.running:
-            report.sections.append(
-                (f"{service.name} log ({service.log_path.name}, last 60 lines)",
-                 service.log_tail(60))
-            )
+    shown: set[str] = set()
+    for index, service in enumerate(started_services()):
+        if (index >= before or service.running) and str(service.log_path) not in shown:
+            shown.add(str(service.log_path))  # a restarted service appends to one log
+            report.sections.append((f"{service.name} log {service.log_path}",
+                                    _log_digest(service.log_path)))
+
+
+def _log_digest(path: Path, lines: int = 30) -> str:
+    """Warnings and errors of the whole log, then its last lines (Faust's banner
+    tables crowd out everything else in a plain tail)."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    alarms = [line for line in text if "WARNING" in line or "ERROR" in line]
+    return "\n".join(["-- warnings and errors --", *alarms[-lines:],
+                      f"-- last {lines} lines --", *text[-lines:]])
 
 
 _SERVICES_BEFORE = pytest.StashKey[int]()

@@ -71,14 +71,6 @@ class ServiceProcess:
         """True while the child process has not exited."""
         return self.process is not None and self.process.poll() is None
 
-    def log_tail(self, lines: int = 60) -> str:
-        """The last ``lines`` lines of the service's log ('' before it wrote any)."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
     def healthy(self) -> bool:
         """True when ``/healthz`` answers 200."""
         try:
