@@ -19,6 +19,7 @@ from faust import StreamT
 from opentelemetry import trace
 
 from moodstream_analyzer.app import app, raw_topic, scored_topic, settings
+from moodstream_analyzer.delivery import publish_in_order
 from moodstream_analyzer.model import SentimentModel, load_model
 from moodstream_analyzer.scoring import score_batch
 from moodstream_common.metrics import BATCH_SIZE, MESSAGES_IN, MESSAGES_OUT, MODEL_LATENCY
@@ -77,7 +78,7 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
                 _executor, score_batch, sentiment_model, records
             )
             MODEL_LATENCY.labels(SERVICE).observe(time.perf_counter() - started)
-        deliveries = []
+        outgoing = []  # (record, headers carrying its score span)
         for event, record in zip(events, scored, strict=True):
             parent = extract_context(event.message.headers)
             with tracer().start_as_current_span(
@@ -85,10 +86,11 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
             ) as span:
                 span.set_attribute("moodstream.message_id", record.id)
                 span.set_attribute("moodstream.label", record.label or "")
-                deliveries.append(
-                    await scored_topic.send(key=record.id, value=record, headers=inject_headers())
-                )
-        # Wait for the broker before the batch's offsets can be committed.
-        await asyncio.gather(*deliveries)
+                outgoing.append((record, inject_headers()))
+        # Every record on the broker before the batch's offsets can be committed.
+        await publish_in_order(
+            lambda item: scored_topic.send(key=item[0].id, value=item[0], headers=item[1]),
+            outgoing,
+        )
         MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(scored))
         yield len(records)

@@ -32,6 +32,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
+from moodstream_common.backoff import retry_delays
 from moodstream_ingest import amqp_setup
 from moodstream_ingest.amqp_status import BRIDGE
 from moodstream_ingest.app import app, settings
@@ -116,7 +117,7 @@ def _safe_address(url: str) -> str:
 
 async def connect(url: str) -> AbstractRobustConnection:
     """A self-healing connection; waits with backoff (and a log line) until RabbitMQ answers."""
-    for delay in amqp_setup.retry_delays():
+    for delay in retry_delays():
         try:
             connection = await aio_pika.connect_robust(url)
             log.info("AMQP connected to %s", _safe_address(url))

@@ -25,6 +25,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from faust import StreamT
 
 from moodstream_common import topics
+from moodstream_common.backoff import retry_delays
 from moodstream_common.records import EVENT_DELETE, DeadLetter, ScoredMessage
 from moodstream_ingest import amqp_setup
 from moodstream_ingest.amqp_intake import connect
@@ -92,7 +93,7 @@ class Publisher:
         Retries with backoff while RabbitMQ is away, so the stream simply pauses (its
         offsets stay uncommitted) instead of crashing the agent.
         """
-        for delay in amqp_setup.retry_delays():
+        for delay in retry_delays():
             try:
                 await self._publish_once(to_failed, bodies)
                 return

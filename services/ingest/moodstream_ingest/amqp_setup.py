@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
@@ -43,11 +41,3 @@ async def processed_queue(channel: AbstractChannel, settings: Settings) -> Abstr
     if not settings.amqp_declare:
         return await channel.get_queue(settings.amqp_processed_queue, ensure=True)
     return await channel.declare_queue(settings.amqp_processed_queue, durable=True)
-
-
-def retry_delays(first: float = 0.5, ceiling: float = 5.0) -> Iterator[float]:
-    """Endless backoff delays for reconnecting: 0.5, 1, 2, 4, 5, 5, ... seconds."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * 2, ceiling)
