@@ -7,16 +7,43 @@ Writes: ``raw`` (normalized :class:`RawMessage`, keyed by message id) and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 from faust import StreamT
 from opentelemetry import trace
 
+from moodstream_common.backoff import retry_delays
 from moodstream_common.tracing import extract_context, tracer
 from moodstream_ingest.app import app, events_topic, settings
-from moodstream_ingest.intake import accept, item_from_body
+from moodstream_ingest.intake import BrokerUnavailable, Item, Outcome, accept, item_from_body
 
 SOURCE = f"topic:{events_topic.get_topic_name()}"
+log = logging.getLogger("moodstream.ingest.topic")
+
+
+async def accept_until_taken(
+    items: Sequence[Item],
+    *,
+    accept_batch: Callable[[Sequence[Item]], Awaitable[list[Outcome]]],
+    delays: Iterator[float] | None = None,
+) -> list[Outcome]:
+    """``accept_batch(items)``, again with backoff for as long as the broker is away.
+
+    The HTTP door answers 503 and lets the client retry; the topic door has no client
+    to ask, and must not let :class:`BrokerUnavailable` escape: Faust's
+    ``take_events`` acknowledges a batch even when the agent raises, so the batch
+    would be committed without reaching ``raw``. A retried batch may land twice;
+    downstream is idempotent per message id.
+    """
+    for delay in delays if delays is not None else retry_delays():
+        try:
+            return await accept_batch(items)
+        except BrokerUnavailable as exc:
+            log.warning("%s; retrying the batch of %d in %.1fs", exc, len(items), delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the delays never end")
 
 
 @app.agent(events_topic)
@@ -34,5 +61,7 @@ async def intake_events(stream: StreamT[bytes]) -> AsyncIterator[int]:
             items = [
                 item_from_body(e.value if isinstance(e.value, bytes) else b"") for e in events
             ]
-            await accept(items, source=SOURCE)
+            await accept_until_taken(
+                items, accept_batch=lambda batch: accept(batch, source=SOURCE)
+            )
         yield len(events)
