@@ -43,7 +43,7 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQServe
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """On a failure, attach the log tails of the services involved to the report.
+    """On a failure, attach a digest of each involved service's log to the report.
 
     A CI run keeps only pytest's output: without this, a failed end-to-end test says
     what went wrong but not why. "Involved" means started during the test, or still
