@@ -25,8 +25,14 @@ def eventually(probe: Callable[[], T | None], *, timeout: float, interval: float
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
+# Tansu's reported ends can lag what it acknowledged for up to its 5 s metadata cache
+# (broker_compat, "Offsets Tansu reports"), so one reading of "no lag" proves nothing.
+CAUGHT_UP_CONFIRM_SECONDS = 6.0
+
+
 def group_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float) -> None:
-    """Wait until ``group`` has committed the end offset of every partition of ``topic``."""
+    """Wait until ``group`` has committed the end offset of every partition of ``topic``,
+    seen twice :data:`CAUGHT_UP_CONFIRM_SECONDS` apart with nothing moved in between."""
     import asyncio
 
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,7 +42,7 @@ def group_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float) -
 
     broker_compat.apply("tansu")  # true end offsets on the embedded broker
 
-    async def _lag() -> int:
+    async def _positions() -> tuple[int, tuple[int, ...]]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
             fetch_max_wait_ms=100,
@@ -47,11 +53,19 @@ def group_caught_up(bootstrap: str, group: str, topic: str, *, timeout: float) -
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
             committed = [(await consumer.committed(tp)) or 0 for tp in tps]
-            return sum(ends[tp] - offset for tp, offset in zip(tps, committed, strict=True))
+            lag = sum(ends[tp] - offset for tp, offset in zip(tps, committed, strict=True))
+            return lag, tuple(committed)
         finally:
             await consumer.stop()
 
-    eventually(lambda: asyncio.run(_lag()) == 0 or None, timeout=timeout, interval=0.5)
+    def _confirmed() -> bool:
+        lag, committed = asyncio.run(_positions())
+        if lag != 0:
+            return False
+        time.sleep(CAUGHT_UP_CONFIRM_SECONDS)
+        return asyncio.run(_positions()) == (0, committed)
+
+    eventually(lambda: _confirmed() or None, timeout=timeout, interval=0.5)
 
 
 def read_topic(bootstrap: str, topic: str, *, quiet: float = 1.5, timeout: float = 30.0) -> list:

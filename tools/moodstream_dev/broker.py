@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -140,6 +141,8 @@ class EmbeddedBroker:
         self.log_path = Path(log_path) if log_path is not None else None
         self._owns_log = log_path is None
         self.process: subprocess.Popen[bytes] | None = None
+        #: The cluster id of the running process (see :meth:`_spawn`).
+        self.cluster_id = ""
 
     # -- addresses -----------------------------------------------------------------
 
@@ -193,6 +196,13 @@ class EmbeddedBroker:
             self.log_path = Path(name)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://{self.host}:{self.port}"
+        # A memory-storage broker that starts is a new, empty cluster: its own cluster
+        # id lets clients prove a restart (broker_compat (h)) where offsets can lag.
+        self.cluster_id = (
+            f"moodstream-dev-{uuid.uuid4().hex[:12]}"
+            if self.storage.startswith("memory:")
+            else "moodstream-dev"
+        )
         command = [
             self.binary or broker_binary(),
             "broker",
@@ -202,6 +212,8 @@ class EmbeddedBroker:
             listener,
             "--storage-engine",
             self.storage,
+            "--cluster-id",
+            self.cluster_id,
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

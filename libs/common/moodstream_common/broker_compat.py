@@ -85,7 +85,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from moodstream_common.log_throttle import ThrottleRepeats
+
 log = logging.getLogger(__name__)
+# A lagging high watermark is answered on every fetch until it catches up: say it
+# once per 10 s, not ten times a second.
+_lag_log = logging.getLogger(f"{__name__}.lagging_high_watermark")
+_lag_log.addFilter(ThrottleRepeats())
 
 KAFKA = "kafka"
 TANSU = "tansu"
@@ -108,8 +114,10 @@ HIGHWATER_FETCH_WAIT_MS = 100
 _LATEST = -1  # aiokafka's OffsetResetStrategy.LATEST / ListOffsets timestamp for LATEST
 _OFFSET_OUT_OF_RANGE = 1  # Kafka error code
 _FETCH_API_KEY = 1
+#: Tansu's cluster id when none is given: shared by every start, so it proves nothing.
+TANSU_DEFAULT_CLUSTER_ID = "tansu_cluster"
 _installed: set[str] = set()
-_truncation_listeners: list[Callable[[Any, int, int], None]] = []
+_truncation_listeners: list[Callable[[Any, int, int, str], None]] = []
 
 
 def _check_flavor(flavor: str) -> str:
@@ -156,9 +164,10 @@ def consumer_settings(flavor: str) -> dict[str, Any]:
     }
 
 
-def on_log_truncated(listener: Callable[[Any, int, int], None]) -> None:
-    """Call ``listener(tp, fetch_offset, high_watermark)`` when patch (h) finds a
-    consumer ahead of its partition's log (the broker lost data it had served)."""
+def on_log_truncated(listener: Callable[[Any, int, int, str], None]) -> None:
+    """Call ``listener(tp, fetch_offset, high_watermark, evidence)`` when patch (h)
+    proves a consumer ahead of its partition's log: the broker lost data it had served.
+    ``evidence`` says what proved it (:func:`truncation_evidence`)."""
     _truncation_listeners.append(listener)
 
 
@@ -304,19 +313,67 @@ def ahead_of_log(
     return ahead
 
 
+async def cluster_id_of(client: Any, node_id: int) -> str | None:
+    """The cluster id ``node_id`` answers with in a topic-less Metadata request (None
+    when it cannot be asked or answers none).
+
+    The development launcher gives every memory-storage broker process a cluster id of
+    its own (:mod:`moodstream_dev.broker`), so a new id is proof that the broker
+    restarted empty; unlike a high watermark it cannot lag.
+    """
+    from aiokafka.errors import KafkaError
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    try:
+        response = await client.send(node_id, MetadataRequest([]))
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.debug("cluster id of node %s not read: %r", node_id, exc)
+        return None
+    return getattr(response, "cluster_id", None) or None
+
+
+def truncation_evidence(origin: str | None, current: str | None) -> str | None:
+    """Why a partition fetched past its reported end lost its log, or None (no proof).
+
+    ``origin`` is the cluster id the consumer's position was read under, ``current``
+    the one the broker answers with now. Only a changed id proves a broker that
+    restarted empty; an equal id means the broker that acknowledged the records is
+    still there and its high watermark lags (Tansu's does), and an unknown id proves
+    nothing. Nothing is ever reset on one reported offset alone.
+    """
+    if origin is None or current is None or origin == current:
+        return None
+    return f"the broker's cluster id changed from {origin!r} to {current!r}"
+
+
 class _OutOfRangeFetches:
-    """An ``AIOKafkaClient`` whose Fetch answers say OFFSET_OUT_OF_RANGE where Kafka would."""
+    """An ``AIOKafkaClient`` whose Fetch answers say OFFSET_OUT_OF_RANGE where Kafka
+    would, once the broker is proven to have restarted empty (:func:`truncation_evidence`)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._first_cluster: str | None = None
+        # Cluster id each partition's position was last reset under (default: the first).
+        self._origin: dict[tuple[str, int], str] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     async def send(self, node_id: int, request: Any, *args: Any, **kwargs: Any) -> Any:
-        response = await self._client.send(node_id, request, *args, **kwargs)
         if getattr(request, "API_KEY", None) != _FETCH_API_KEY:
-            return response
+            return await self._client.send(node_id, request, *args, **kwargs)
+        if self._first_cluster is None:
+            # Learnt before the first fetch: the identity the positions were read under.
+            self._first_cluster = await cluster_id_of(self._client, node_id)
+            if self._first_cluster == TANSU_DEFAULT_CLUSTER_ID:
+                log.warning(
+                    "the broker runs with Tansu's default cluster id %r: a restart with "
+                    "memory storage cannot be told from a lagging high watermark, so "
+                    "consumers will not reset; start it with `python -m moodstream_dev."
+                    "broker`, which gives every start its own id",
+                    self._first_cluster,
+                )
+        response = await self._client.send(node_id, request, *args, **kwargs)
         fetch_offsets = {
             (topic, partition): offset
             for topic, partitions in request.topics
@@ -330,9 +387,27 @@ class _OutOfRangeFetches:
         ahead = ahead_of_log(fetch_offsets, answered)
         if not ahead:
             return response
+        current = await cluster_id_of(self._client, node_id)
+        truncated = []
+        for key, offset, highwater in ahead:
+            origin = self._origin.get(key, self._first_cluster)
+            evidence = truncation_evidence(origin, current)
+            if evidence is None:
+                _lag_log.warning(
+                    "%s[%d]: fetch offset %d is past the reported log end %d, but the "
+                    "broker is the one that served it (cluster id %r then, %r now): its "
+                    "high watermark lags (Tansu); waiting, nothing reset",
+                    key[0], key[1], offset, highwater, origin, current,
+                )
+                continue
+            assert current is not None  # a changed id is a known id
+            self._origin[key] = current
+            truncated.append((key, offset, highwater, evidence))
+        if not truncated:
+            return response
         from aiokafka.structs import TopicPartition
 
-        rewrite = {key for key, _, _ in ahead}
+        rewrite = {key for key, *_ in truncated}
         response.topics = [
             (
                 topic,
@@ -345,14 +420,14 @@ class _OutOfRangeFetches:
             )
             for topic, partitions in response.topics
         ]
-        for (topic, partition), offset, highwater in ahead:
+        for (topic, partition), offset, highwater, evidence in truncated:
             log.warning(
-                "%s[%d]: fetch offset %d is past the log end %d (the broker lost data: "
-                "restarted with memory storage, or the topic was recreated); resetting",
-                topic, partition, offset, highwater,
+                "%s[%d]: fetch offset %d is past the log end %d and %s: the broker "
+                "restarted empty (memory storage); resetting",
+                topic, partition, offset, highwater, evidence,
             )
             for listener in _truncation_listeners:
-                listener(TopicPartition(topic, partition), offset, highwater)
+                listener(TopicPartition(topic, partition), offset, highwater, evidence)
         return response
 
 
@@ -361,11 +436,11 @@ class _OutOfRangeFetches:
 _FAUST_PARTITION_STATE = ("_read_offset", "_committed_offset", "_acked", "_acked_index", "_gap")
 
 
-def forget_partition_in(app: Any) -> Callable[[Any, int, int], None]:
+def forget_partition_in(app: Any) -> Callable[[Any, int, int, str], None]:
     """A :func:`on_log_truncated` listener that makes ``app``'s Faust consumer forget a
     truncated partition's offsets, so it keeps the records re-read from the start."""
 
-    def forget(tp: Any, offset: int, highwater: int) -> None:
+    def forget(tp: Any, offset: int, highwater: int, evidence: str) -> None:
         consumer = getattr(app, "_consumer", None)  # never create one here
         if consumer is None:
             return

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from faust.tables.recovery import Recovery
 from faust.types import TP
+
+from moodstream_common import broker_compat
 
 log = logging.getLogger("moodstream.changelog_guard")
 
@@ -84,7 +87,7 @@ def discard_partition(table: Any, tp: TP) -> int:
     return len(keys)
 
 
-def discard_on_truncation(app: Any) -> Callable[[Any, int, int], None]:
+def discard_on_truncation(app: Any) -> Callable[[Any, int, int, str], None]:
     """A ``broker_compat.on_log_truncated`` listener that empties ``app``'s local table
     partitions numbered like a partition the broker lost.
 
@@ -94,20 +97,96 @@ def discard_on_truncation(app: Any) -> Callable[[Any, int, int], None]:
     records would have been applied to it (and the aggregator, seeing per-row offsets
     from the old log, would have skipped them as already applied). Runs on Faust's
     consumer thread before any record of the new log is fetched; RocksDB is safe to
-    write from there.
+    write from there. ``broker_compat`` calls it only with proof of the loss.
     """
 
-    def discard(tp: Any, offset: int, highwater: int) -> None:
+    def discard(tp: Any, offset: int, highwater: int, evidence: str) -> None:
         for table in list(app.tables.values()):
             removed = discard_partition(table, TP(tp.topic, tp.partition))
             if removed:
                 log.warning(
-                    "%s[%d] restarted below offset %d: discarded %d local keys of table %s "
-                    "partition %d built from the lost log",
-                    tp.topic, tp.partition, offset, removed, table.name, tp.partition,
+                    "%s[%d] restarted below offset %d (%s): discarded %d local keys of "
+                    "table %s partition %d built from the lost log",
+                    tp.topic, tp.partition, offset, evidence, removed, table.name,
+                    tp.partition,
                 )
 
     return discard
+
+
+class BrokerIdentity:
+    """Which broker a worker's local stores were built from, kept beside them.
+
+    The file ``<tabledir>/broker-cluster-id`` names the cluster id the stores' changelog
+    offsets belong to. On the embedded broker a high watermark can lag what the broker
+    has acknowledged, so "my offset is past the end" proves nothing there; a cluster id
+    that differs from the recorded one does (:func:`broker_compat.truncation_evidence`).
+    """
+
+    FILE = "broker-cluster-id"
+
+    def __init__(self, tabledir: Path, bootstrap: str) -> None:
+        self.path = Path(tabledir) / self.FILE
+        self.bootstrap = bootstrap
+
+    def recorded(self) -> str | None:
+        """The cluster id the stores were built from (None: not recorded)."""
+        try:
+            return self.path.read_text().strip() or None
+        except OSError:
+            return None
+
+    def record(self, cluster_id: str) -> None:
+        """Remember ``cluster_id`` as the one the stores now belong to."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(cluster_id + "\n")
+
+    async def current(self) -> str | None:
+        """The cluster id the broker answers with now (None if it cannot be asked)."""
+        from aiokafka import AIOKafkaClient
+        from aiokafka.errors import KafkaError
+
+        client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+        try:
+            await client.bootstrap()
+            node = next(iter(client.cluster.brokers())).nodeId
+            return await broker_compat.cluster_id_of(client, node)
+        except (KafkaError, OSError, TimeoutError, StopIteration) as exc:
+            log.warning("could not ask the broker for its cluster id: %r", exc)
+            return None
+        finally:
+            await client.close()
+
+
+_identities: dict[int, BrokerIdentity] = {}
+
+# How long a changelog's reported end may lag before the guard stops waiting for it.
+LAG_WAIT_SECONDS = 12.0
+
+
+def prove_truncation_with(app: Any, identity: BrokerIdentity) -> None:
+    """Make the guard demand proof (a changed cluster id) before it discards ``app``'s
+    stores. Used on the embedded broker, whose reported ends can lag."""
+    _identities[id(app)] = identity
+
+
+async def _wait_for_ends(
+    consumer: Any, offsets: Mapping[TP, tuple[int, int]]
+) -> dict[TP, int]:
+    """Re-read the ends of ``offsets``' partitions until each passes its local offset,
+    or :data:`LAG_WAIT_SECONDS` pass; returns the ends last read."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + LAG_WAIT_SECONDS
+    ends = {tp: end for tp, (_, end) in offsets.items()}
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        read = await consumer.highwaters(*offsets)
+        ends = {tp: read.get(tp) or ends[tp] for tp in offsets}
+        if all(ends[tp] > offset for tp, (offset, _) in offsets.items()):
+            break
+    return ends
 
 
 def install() -> None:
@@ -121,22 +200,48 @@ def install() -> None:
         await original(self, consumer, tps, destination, title)
         if not tps:
             return
+        identity = _identities.get(id(self.app))
         end_offsets = await consumer.highwaters(*tps)
         holding = [
             tp for tp in tps if not end_offsets.get(tp) and holds_data(self.tp_to_table[tp], tp)
         ]
-        for tp, (offset, end) in stale_partitions(
-            {tp: destination[tp] for tp in tps}, end_offsets, holding
-        ).items():
+        stale = stale_partitions({tp: destination[tp] for tp in tps}, end_offsets, holding)
+        if identity is None:
+            evidence: str | None = "the changelog ends below the local offset"
+        else:
+            current = await identity.current()
+            evidence = broker_compat.truncation_evidence(identity.recorded(), current)
+            if stale and evidence is None:
+                _keep_lagging(self, consumer, stale, title)
+                ends = await _wait_for_ends(consumer, stale)
+                if title == "active":
+                    for tp, end in ends.items():
+                        self.active_highwaters[tp] = max(self.active_highwaters[tp], end - 1)
+                stale = {}
+            if current is not None:
+                identity.record(current)
+        for tp, (offset, end) in stale.items():
             table = self.tp_to_table[tp]
             removed = discard_partition(table, tp)
             log.warning(
-                "changelog %s[%d] ends at offset %d but local state was at %d: the broker "
-                "lost data (restarted with memory storage, or topics recreated); "
-                "discarded %d local keys of table %s and rebuilding from the broker",
-                tp.topic, tp.partition, end, offset, removed, table.name,
+                "changelog %s[%d] ends at offset %d but local state was at %d, and %s: "
+                "the broker lost data (restarted with memory storage, or topics "
+                "recreated); discarded %d local keys of table %s and rebuilding from "
+                "the broker",
+                tp.topic, tp.partition, end, offset, evidence, removed, table.name,
             )
             destination[tp] = -1
 
     Recovery._build_offsets = _build_offsets  # type: ignore[method-assign]
     _installed = True
+
+
+def _keep_lagging(recovery: Any, consumer: Any, stale: Mapping[TP, tuple[int, int]],
+                  title: str) -> None:
+    for tp, (offset, end) in stale.items():
+        log.warning(
+            "changelog %s[%d] reports its end at offset %d, below the local offset %d, "
+            "but the broker is the one the store was built from (same cluster id): its "
+            "high watermark lags; keeping the %s state and waiting for the end",
+            tp.topic, tp.partition, end, offset, title,
+        )

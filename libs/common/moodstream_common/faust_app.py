@@ -8,6 +8,7 @@ they do, not in how they connect.
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -69,4 +70,8 @@ def make_app(
     if broker_compat.needs_workarounds(settings.broker_flavor):
         broker_compat.on_log_truncated(broker_compat.forget_partition_in(app))
         broker_compat.on_log_truncated(changelog_guard.discard_on_truncation(app))
+        changelog_guard.prove_truncation_with(
+            app,
+            changelog_guard.BrokerIdentity(Path(app.conf.tabledir), settings.bootstrap_servers),
+        )
     return app

@@ -133,7 +133,7 @@ def test_forget_partition_clears_the_faust_consumers_offsets():
 
     app = faust.App("compat-forget", broker="kafka://127.0.0.1:1")
     forget = broker_compat.forget_partition_in(app)
-    forget(TopicPartition("raw", 0), 30, 5)  # no consumer yet: creates none
+    forget(TopicPartition("raw", 0), 30, 5, "test")  # no consumer yet: creates none
     assert app._consumer is None
     consumer = app.consumer
     kept, lost = TP("raw", 1), TP("raw", 0)
@@ -141,7 +141,7 @@ def test_forget_partition_clears_the_faust_consumers_offsets():
         consumer._read_offset[tp] = 29
         consumer._committed_offset[tp] = 30
         consumer._acked[tp].append(31)
-    forget(TopicPartition("raw", 0), 30, 5)
+    forget(TopicPartition("raw", 0), 30, 5, "test")
     assert consumer._read_offset[lost] is None  # records from 0 on are no longer "seen"
     assert consumer._committed_offset[lost] is None
     assert lost not in consumer._acked
