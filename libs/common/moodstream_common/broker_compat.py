@@ -25,8 +25,10 @@ no setting can fix. Both copy aiokafka 0.14.0 code (a different aiokafka logs a 
  h   A consumer ahead of the log (broker        patch: a Fetch whose high      safe (Kafka
      restarted with memory storage) waits in    watermark is below the fetch   answers
      silence, then skips every record before    offset counts as OFFSET_OUT_   OFFSET_OUT_
-     its old position                           OF_RANGE; Faust forgets the    OF_RANGE
-                                                partition's read offsets       itself)
+     its old position                           OF_RANGE *when the broker's    OF_RANGE
+                                                cluster id changed*; Faust     itself)
+                                                forgets the partition's read
+                                                offsets
 ==== ========================================== ============================== ==============
 
 Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
@@ -73,7 +75,52 @@ Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
     skipping the first 40. The patch rewrites such an answer to OFFSET_OUT_OF_RANGE
     before aiokafka reads it, and tells listeners (:func:`on_log_truncated`): Faust's
     consumer keeps its own read offset per partition and drops every record below it
-    as already seen, so the service's app forgets that partition's offsets too.
+    as already seen, so the service's app forgets that partition's offsets too, and
+    the tables drop that partition's local state.
+
+    **Only with proof.** A fetch offset past the reported end is *not* proof: Tansu's
+    reported ends lag what it has acknowledged (next section). Reading that as a loss
+    once discarded 76 local keys of a restarted aggregator and lost 9 % of the live
+    messages. The proof is the broker's identity: ``moodstream_dev.broker`` starts
+    every memory-storage broker with a cluster id of its own (``--cluster-id
+    moodstream-dev-<random>``), which the Metadata answer carries and which cannot lag.
+    Each client learns the id before its first Fetch; a partition fetched past its end
+    is reset only if the broker now answers with another id
+    (:func:`truncation_evidence`), and the log line names both ids. Same id: the
+    watermark lags; the answer is passed on untouched (no records, no error) and the
+    consumer fetches again. Unknown id (the broker cannot be asked): nothing is reset.
+    A Tansu started by hand with its default id ``tansu_cluster`` cannot prove a
+    restart; the client says so once, at start. The changelog guard demands the same
+    proof before discarding a table partition (``changelog_guard.BrokerIdentity``).
+
+Offsets Tansu reports (measured here, and read in its source at 510f3e2):
+
+- **Measured.** Sequential and concurrent (4 producers, linger 0-20 ms, batches of
+  1-300 records) produces to one Tansu, each followed by Fetches at 0, mid-log and the
+  end, with one topic or several per request and max_bytes from 1 B to 50 MB: every
+  answer's high watermark was the true end (0 lagging answers in 600 samples). Six runs
+  of the loss report's scenario (3,000 single-message POSTs at 280-390 msg/s, SIGKILL of
+  the aggregator 3 s in, under two busy loops) logged no fetch past the reported end
+  and ended exact. The lag is real (the report's answers: 301, 307, then 435, 438 for
+  committed offsets 446, 465) but rare, so nothing here depends on seeing it.
+- **Read in the source.** The high watermark is the ``high`` field of a per-partition
+  ``watermark.json`` read through an in-process cache (``dynostore/opticon.rs``, and a
+  ``Cache`` layer with a 5 s expiry answering ``NotModified`` for a matching ETag).
+  Both caches are overwritten last-writer-wins: a produce whose update completes late
+  can install an older (high, ETag) pair, and every later read is served that stale
+  high until the next write to the partition or the 5 s expiry. ListOffsets(LATEST)
+  is not the watermark at all: it is the base offset + 1 of the newest batch (c).
+  ``log_start_offset`` is always 0 (nothing sets it), so it cannot tell a restart
+  either; committed offsets live in the same memory store and vanish with it.
+- **Consequences, audited.** (h) and the changelog guard: proof by cluster id, above.
+  Changelog recovery reads up to the reported end; the guard re-reads an end below the
+  local offset for up to 12 s (past the 5 s cache) before Faust's consistency check.
+  ``tests.helpers.group_caught_up`` accepts "no lag" only when seen twice 6 s apart with
+  nothing moved. Replay: ``--from latest``/``--from offset`` clamp to the end read
+  once, so a lagging end replays *more*, never less (idempotent aggregates absorb it),
+  and ``--follow`` may finish its progress bar early. Readiness reads no offsets.
+  ``moodstream_consumer_lag`` may read low for a few seconds. None of these discards
+  anything.
 
 ``memory://`` storage also forgets every topic, offset and group when the broker stops;
 that is what a development broker is for.
