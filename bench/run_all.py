@@ -21,6 +21,7 @@ STEPS = [
     ["bench.pipeline"],
     ["bench.hostile_load"],
     ["bench.hostile_pipeline"],
+    ["bench.broker_watermarks"],
 ]
 
 

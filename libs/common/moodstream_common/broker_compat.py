@@ -95,10 +95,13 @@ Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
 
 Offsets Tansu reports (measured here, and read in its source at 510f3e2):
 
-- **Measured.** Sequential and concurrent (4 producers, linger 0-20 ms, batches of
-  1-300 records) produces to one Tansu, each followed by Fetches at 0, mid-log and the
-  end, with one topic or several per request and max_bytes from 1 B to 50 MB: every
-  answer's high watermark was the true end (0 lagging answers in 600 samples). Six runs
+- **Measured** (``python -m bench.broker_watermarks``, part of ``make bench``).
+  Sequential and concurrent (4 producers, linger 0-20 ms, batches of 1-300 records)
+  produces to one Tansu, each followed by Fetches at 0, mid-log and the end, with one
+  topic or several per request and max_bytes from 1 B to 50 MB: every Fetch high
+  watermark was at or past the highest offset acknowledged before it was asked (0 of
+  654 answers below it), while ListOffsets LATEST was below it in 1 of 654 (by 25
+  records: (c)). Six runs
   of the loss report's scenario (3,000 single-message POSTs at 280-390 msg/s, SIGKILL of
   the aggregator 3 s in, under two busy loops) logged no fetch past the reported end
   and ended exact. The lag is real (the report's answers: 301, 307, then 435, 438 for
