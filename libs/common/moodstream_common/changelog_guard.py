@@ -20,7 +20,9 @@ rebuilding from the topic is still the only state consistent with the cluster.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -175,9 +177,6 @@ async def _wait_for_ends(
 ) -> dict[TP, int]:
     """Re-read the ends of ``offsets``' partitions until each passes its local offset,
     or :data:`LAG_WAIT_SECONDS` pass; returns the ends last read."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + LAG_WAIT_SECONDS
     ends = {tp: end for tp, (_, end) in offsets.items()}
     while time.monotonic() < deadline:
@@ -212,7 +211,7 @@ def install() -> None:
             current = await identity.current()
             evidence = broker_compat.truncation_evidence(identity.recorded(), current)
             if stale and evidence is None:
-                _keep_lagging(self, consumer, stale, title)
+                _log_lagging(stale, title)
                 ends = await _wait_for_ends(consumer, stale)
                 if title == "active":
                     for tp, end in ends.items():
@@ -236,8 +235,7 @@ def install() -> None:
     _installed = True
 
 
-def _keep_lagging(recovery: Any, consumer: Any, stale: Mapping[TP, tuple[int, int]],
-                  title: str) -> None:
+def _log_lagging(stale: Mapping[TP, tuple[int, int]], title: str) -> None:
     for tp, (offset, end) in stale.items():
         log.warning(
             "changelog %s[%d] reports its end at offset %d, below the local offset %d, "
