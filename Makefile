@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-MODEL_DIR ?= models/sentiment-flair-v1
+MODEL_DIR ?= models/sentiment-v2
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
@@ -19,10 +19,8 @@ $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt scripts/insta
 
 install: $(STAMP) ## Create .venv and install pinned dependencies (skips what is there)
 
-$(MODEL_DIR)/metadata.json: | $(STAMP)
-	$(PY) -m moodstream_analyzer.training --out $(MODEL_DIR)
-
-model: $(STAMP) $(MODEL_DIR)/metadata.json ## Train the sentiment model if it is missing
+model: $(STAMP) ## Build the sentiment model (≤ 15 min), or reuse the build cached for this code and data
+	$(PY) -m moodstream_model --out $(MODEL_DIR)
 
 run: install model ## Start the embedded broker and the three services; Ctrl-C stops all
 	$(PY) -m moodstream_dev.stack $(if $(AMQP),--amqp)

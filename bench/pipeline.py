@@ -1,6 +1,10 @@
 """The whole pipeline in one run: broker ceiling, aggregator alone, loadgen → aggregates
 sustained rate with 1 and 2 analyzer workers, and send → visible latency at half that rate.
 
+The 1-worker rate is measured twice, with the default ONNX backend and with the flair
+backend (``ANALYZER_BACKEND=flair``), so ``onnx_over_flair_pipeline`` compares the two in
+the same run (target 2.5).
+
     python -m bench.pipeline [--count 3000] [--latency-probes 100]
 
 Latency: probe messages sent over HTTP while a background load runs at half the
@@ -23,6 +27,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.common import broker_consume_rate, broker_produce_rate, table, write_result
+from moodstream_analyzer.model import DEFAULT_MODEL_DIR
 from moodstream_common import topics
 from moodstream_common.records import ScoredMessage
 from moodstream_dev.broker import EmbeddedBroker, create_topics
@@ -30,7 +35,9 @@ from moodstream_dev.loadgen import LoadConfig, expected_live
 from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, service_env
 
-MODEL = Path("models/sentiment-flair-v1").resolve()
+MODEL = DEFAULT_MODEL_DIR.resolve()
+RUNS = (("analyzers_1", 1, "onnx"), ("flair_analyzers_1", 1, "flair"), ("analyzers_2", 2, "onnx"))
+"""(result key, analyzer workers, backend) of each sustained-rate run."""
 
 
 def _start(
@@ -169,13 +176,14 @@ def main() -> None:
             "produce_msgs_per_s": round(produce),
             "consume_msgs_per_s": round(consume),
         }
-        for analyzers in (1, 2):
-            prefix = f"p{analyzers}-"
-            services = _start(broker, state, prefix, analyzers)
+        for run_index, (key, analyzers, backend) in enumerate(RUNS, start=1):
+            prefix = f"p{run_index}-"
+            services = _start(broker, state, prefix, analyzers, {"ANALYZER_BACKEND": backend})
             try:
-                rate = sustained_rate(services, args.count, seed=analyzers)
-                entry: dict[str, object] = {"sustained_msgs_per_s": round(rate, 1)}
-                if analyzers == 1:
+                rate = sustained_rate(services, args.count, seed=run_index)
+                entry: dict[str, object] = {"sustained_msgs_per_s": round(rate, 1),
+                                            "backend": backend, "analyzers": analyzers}
+                if key == "analyzers_1":
                     entry["aggregator_records_per_s"] = round(
                         aggregator_rate(broker.bootstrap, services, prefix, args.count), 1
                     )
@@ -186,24 +194,32 @@ def main() -> None:
                         "p99": round(sorted(lat)[max(0, int(len(lat) * 0.99) - 1)], 3),
                         "probes": len(lat),
                     }
-                result[f"analyzers_{analyzers}"] = entry
+                result[key] = entry
             finally:
                 for service in services.values():
                     service.stop()
-            print(f"{analyzers} analyzer(s): {result[f'analyzers_{analyzers}']}")
+            print(f"{key}: {result[key]}")
     one = result["analyzers_1"]
     assert isinstance(one, dict)
     rows = [
         ("broker produce", result["broker"]["produce_msgs_per_s"], ""),  # type: ignore[index]
         ("broker consume", result["broker"]["consume_msgs_per_s"], ""),  # type: ignore[index]
         ("aggregator alone (scored → tables)", one["aggregator_records_per_s"], ""),
-        ("pipeline, 1 analyzer", one["sustained_msgs_per_s"], ""),
+        ("pipeline, 1 analyzer (onnx)", one["sustained_msgs_per_s"], ""),
+        ("pipeline, 1 analyzer (flair)",
+         result["flair_analyzers_1"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
         ("pipeline, 2 analyzers", result["analyzers_2"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
     ]
     result["pipeline_over_broker_produce"] = round(
         one["sustained_msgs_per_s"] / result["broker"]["produce_msgs_per_s"], 4
     )  # type: ignore[index,operator]
+    result["onnx_over_flair_pipeline"] = round(
+        one["sustained_msgs_per_s"]  # type: ignore[operator]
+        / result["flair_analyzers_1"]["sustained_msgs_per_s"], 2  # type: ignore[index]
+    )
+    result["target_onnx_over_flair_pipeline"] = 2.5
     print(table(rows, ("path", "msgs/s", "")))
+    print(f"pipeline, onnx ÷ flair backend: {result['onnx_over_flair_pipeline']} (target 2.5)")
     print(f"latency at half rate: {one['latency_at_half_rate_s']}")
     print(f"pipeline ÷ broker produce: {result['pipeline_over_broker_produce']}")
     write_result("pipeline", result)

@@ -22,6 +22,9 @@ STEPS = [
     ["bench.hostile_load"],
     ["bench.hostile_pipeline"],
     ["bench.broker_watermarks"],
+    ["bench.image_size"],
+    # The analyzer's memory after 10 minutes at load (ONNX backend).
+    ["bench.soak", "--minutes", "10", "--rate", "150", "--result-name", "soak_memory"],
 ]
 
 
@@ -41,6 +44,9 @@ def main() -> int:
     )
     print(f"pipeline ÷ broker produce: {pipeline['pipeline_over_broker_produce']}")
     print(f"2 analyzers ÷ 1 analyzer: {pipeline['analyzers_2']['sustained_msgs_per_s'] / one:.2f}")
+    print(f"pipeline, onnx ÷ flair backend: {pipeline['onnx_over_flair_pipeline']}")
+    model = json.loads((RESULTS / "model_throughput.json").read_text())
+    print(f"model alone, onnx ÷ flair: {model['onnx_over_flair_at_analyzer_batch']}")
     return 0
 
 

@@ -35,6 +35,9 @@ from moodstream_dev.loadgen import LoadConfig, expected_live
 from moodstream_dev.loadgen import run as run_loadgen
 from tests.helpers import group_caught_up
 
+ANALYZER_RSS_TARGET_MB = 400
+"""The analyzer's RSS after the run (issue 15: 10 minutes at load, ONNX backend)."""
+
 
 def _rss_mb(service) -> float:
     try:
@@ -61,6 +64,7 @@ def main() -> None:
         help="2 min message/second-window retention, 5 minute windows (see above)",
     )
     parser.add_argument("--result-name", default="soak", help="bench/results/<name>.json")
+    parser.add_argument("--backend", default="onnx", help="ANALYZER_BACKEND (onnx or flair)")
     args = parser.parse_args()
     retention_env = (
         {
@@ -78,7 +82,8 @@ def main() -> None:
     curve: list[dict[str, float]] = []
     kills: list[dict[str, object]] = []
     with EmbeddedBroker(log_path=state / "broker.log") as broker:
-        services = _start(broker, state, prefix, analyzers=1, extra_env=retention_env)
+        services = _start(broker, state, prefix, analyzers=1,
+                          extra_env={**retention_env, "ANALYZER_BACKEND": args.backend})
         try:
             config = LoadConfig(
                 count=count,
@@ -156,6 +161,10 @@ def main() -> None:
     result = {
         "minutes": args.minutes,
         "rate": args.rate,
+        "backend": args.backend,
+        "analyzer_end_rss_mb": report["analyzer"]["end_mb"],
+        "analyzer_rss_target_mb": ANALYZER_RSS_TARGET_MB,
+        "analyzer_rss_target_met": report["analyzer"]["end_mb"] <= ANALYZER_RSS_TARGET_MB,
         "retention": retention_env or "defaults",
         "sent": summary.get("sent"),
         "errors": summary.get("errors"),
@@ -179,6 +188,8 @@ def main() -> None:
         f"aggregates: {totals['total']} live messages, expected {expected}: "
         f"{'OK' if result['correct'] else 'MISMATCH'}; kills: {len(kills)}"
     )
+    print(f"analyzer ({args.backend}) RSS at the end: {report['analyzer']['end_mb']} MB "
+          f"(target <= {ANALYZER_RSS_TARGET_MB} MB)")
     write_result(args.result_name, result)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from moodstream_analyzer.model import DEFAULT_MODEL_DIR
 from moodstream_common import topics
 from moodstream_dev.broker import create_topics
 from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, service_env
@@ -24,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-MODEL_PATH = Path(os.environ.get("ANALYZER_MODEL_PATH", "models/sentiment-flair-v1")).resolve()
+MODEL_PATH = Path(os.environ.get("ANALYZER_MODEL_PATH", DEFAULT_MODEL_DIR)).resolve()
 
 
 def start_another(service: ServiceProcess, state: Path, *, timeout: float = 90) -> ServiceProcess:

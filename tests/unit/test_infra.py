@@ -23,7 +23,7 @@ import yaml
 from faust.types.settings import Settings as FaustSettings
 
 from moodstream_common import topics
-from moodstream_dev import settings_doc
+from moodstream_dev import requirements, settings_doc
 from moodstream_dev.processes import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -535,25 +535,49 @@ def test_image_installs_the_lock_that_make_test_installs(name):
     assert "-r requirements.lock" in (ROOT / "scripts" / "install.sh").read_text()
 
 
-def test_analyzer_image_trains_its_model_at_build_time():
+def test_analyzer_image_builds_its_model_at_build_time():
     stages = parse_dockerfile(dockerfile_of("analyzer"))
     final = stages[-1]
     model_path = final.env()["ANALYZER_MODEL_PATH"]
-    training = [
+    building = [
         (stage, run)
         for stage in stages[:-1]
         for run in stage.args_of("RUN")
-        if "moodstream_analyzer.training" in run
+        if "python -m moodstream_model" in run
     ]
-    assert training, "no build stage runs python -m moodstream_analyzer.training"
-    stage, run = training[0]
+    assert building, "no build stage runs python -m moodstream_model (make model)"
+    stage, run = building[0]
     out = re.search(r"--out\s+(\S+)", run)
     assert out and out.group(1) == model_path
-    copies = [(f, d) for f, srcs, d in copy_sources(final) if f == stage.name]
-    assert any(model_path.startswith(dest.rstrip("/") + "/") for _f, dest in copies)
-    assert importlib.util.find_spec("moodstream_analyzer.training") is not None
+    copies = [(srcs, d) for f, srcs, d in copy_sources(final) if f == stage.name]
+    copied = {Path(src).name for srcs, dest in copies for src in srcs
+              if dest.rstrip("/") == model_path}
+    # The ONNX backend's files only: the flair weights stay in the build stage.
+    assert copied == {"model.onnx", "tokenizer.json", "metadata.json"}
+    assert importlib.util.find_spec("moodstream_model.build") is not None
     # Nothing at run time may go looking for weights on a hub.
     assert final.env().get("HF_HUB_OFFLINE") == "1"
+
+
+def test_analyzer_runtime_installs_only_its_serving_packages():
+    stages = parse_dockerfile(dockerfile_of("analyzer"))
+    final = stages[-1]
+    venv_from = [f for f, _srcs, dest in copy_sources(final) if dest.rstrip("/") == "/opt/venv"]
+    assert len(venv_from) == 1
+    serving = next(stage for stage in stages if stage.name == venv_from[0])
+    runs = " ".join(serving.args_of("RUN"))
+    assert "--no-deps -r /src/requirements.txt" in runs and "requirements.lock" not in runs
+    assert any("services/analyzer/requirements.txt" in srcs
+               for _f, srcs, _d in copy_sources(serving))
+    pinned = (ROOT / "services" / "analyzer" / "requirements.txt").read_text()
+    # Up to date with the lock (regenerate: python -m moodstream_dev.requirements analyzer).
+    assert pinned == requirements.requirements_text("analyzer")
+    names = {line.split("==")[0] for line in pinned.splitlines() if "==" in line}
+    assert "onnxruntime" in names and not names & {"torch", "flair", "transformers", "onnx"}
+    lock = (ROOT / "requirements.lock").read_text().lower().replace("_", "-")
+    for line in pinned.splitlines():
+        if "==" in line:
+            assert line.lower() in lock, f"{line} is not the lock's version"
 
 
 def test_aggregator_image_vendors_the_dashboard_in_a_node_stage():
@@ -577,7 +601,7 @@ def test_aggregator_image_vendors_the_dashboard_in_a_node_stage():
         "tests/unit/test_infra.py",
         ".venv/bin/python",
         "var/state/aggregator/x.db",
-        "models/sentiment-flair-v1/metadata.json",
+        "models/sentiment-v2/metadata.json",
         "bench/results/throughput.json",
         ".git/HEAD",
         "test-artifacts/report.html",

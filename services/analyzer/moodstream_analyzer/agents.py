@@ -10,6 +10,7 @@ executor thread, so the event loop keeps heartbeating while the model runs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from opentelemetry import trace
 
 from moodstream_analyzer.app import app, raw_topic, scored_topic, settings
 from moodstream_analyzer.delivery import publish_in_order
-from moodstream_analyzer.model import SentimentModel, load_model
+from moodstream_analyzer.model import ModelUnavailable, SentimentModel, load_model
 from moodstream_analyzer.scoring import score_batch
 from moodstream_common.metrics import BATCH_SIZE, MESSAGES_IN, MESSAGES_OUT, MODEL_LATENCY
 from moodstream_common.records import RawMessage
@@ -29,9 +30,11 @@ from moodstream_common.tracing import extract_context, inject_headers, tracer
 log = logging.getLogger("moodstream.analyzer")
 SERVICE = "analyzer"
 
-# One thread: torch parallelises inside a call; two calls at once would fight for cores.
+# One thread: the model parallelises inside a call; two calls at once would fight for cores.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 _model: SentimentModel | None = None
+_model_error: str | None = None
+_load_attempts = 0
 
 
 def loaded_model() -> SentimentModel | None:
@@ -39,20 +42,46 @@ def loaded_model() -> SentimentModel | None:
     return _model
 
 
+def model_error() -> str | None:
+    """Why the model directory cannot be served right now (path and fix), else ``None``."""
+    return _model_error
+
+
+def load_attempts() -> int:
+    """How often loading the model has been tried since the worker started."""
+    return _load_attempts
+
+
 async def model() -> SentimentModel:
-    """The loaded model (loaded once, off the event loop)."""
-    global _model
-    if _model is None:
-        loop = asyncio.get_running_loop()
-        _model = await loop.run_in_executor(
-            _executor,
-            load_model,
-            settings.model_path,
-            settings.torch_threads,
-            settings.batch_size,
-            settings.token_budget,
-        )
-        log.info("model %s %s loaded", _model.name, _model.version)
+    """The loaded model (loaded once, off the event loop).
+
+    While the directory cannot be served (missing, partial, corrupt) this waits and
+    tries again every ``model_retry_seconds``: the service stays up, ``/readyz`` says
+    why, nothing is consumed, and the error is logged once, not once per try. A fixed
+    directory (``make model``) is picked up without a restart.
+    """
+    global _model, _model_error, _load_attempts
+    loop = asyncio.get_running_loop()
+    load = functools.partial(
+        load_model,
+        settings.model_path,
+        backend=settings.backend,
+        threads=settings.model_threads,
+        mini_batch_size=settings.batch_size,
+        token_budget=settings.token_budget,
+    )
+    while _model is None:
+        _load_attempts += 1
+        try:
+            loaded = await loop.run_in_executor(_executor, load)
+        except ModelUnavailable as exc:
+            if str(exc) != _model_error:
+                log.error("model unavailable, not scoring until it is fixed: %s", exc)
+            _model_error = str(exc)
+            await asyncio.sleep(settings.model_retry_seconds)
+            continue
+        _model, _model_error = loaded, None
+        log.info("model %s %s loaded (%s backend)", loaded.name, loaded.version, settings.backend)
     return _model
 
 

@@ -1,15 +1,21 @@
-"""The sentiment model behind a small protocol, and its flair implementation.
+"""The sentiment model behind a small protocol; what both backends share.
 
-A model directory (``models/sentiment-flair-v1``) holds the flair weights and a
-``metadata.json`` beside them naming the model, its version and its training data; the
-version travels on every scored record, so it is read from the directory, never guessed.
+A model directory (``models/sentiment-v2``, written by ``make model``) holds the flair
+weights (``model.pt``), their ONNX export (``model.onnx``, ``tokenizer.json``) and a
+``metadata.json`` naming the model, its version, its training data and every file's
+SHA-256. The version travels on every scored record, so it is read from the directory,
+never guessed. Two backends serve the same directory (``ANALYZER_BACKEND``):
+
+- ``onnx`` (default): :class:`moodstream_analyzer.onnx_model.OnnxSentimentModel`, int8,
+  without torch;
+- ``flair``: :class:`moodstream_analyzer.flair_model.FlairSentimentModel`, the float
+  reference the export is checked against.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import threading
 import unicodedata
@@ -27,6 +33,13 @@ LABEL_TYPE = "sentiment"
 SYMBOL_NAMES = "symbol-names-v1"
 """``input_transform`` of models trained on :func:`name_symbols` output."""
 
+DEFAULT_MODEL_DIR = Path("models/sentiment-v2")
+"""Where ``make model`` writes the model (relative to the repository root)."""
+BACKENDS = ("onnx", "flair")
+"""What ``ANALYZER_BACKEND`` may name; the first is the default."""
+FIX = "run `make model` to build it"
+"""How to repair a model directory, in every error about one."""
+
 DEFAULT_TOKEN_BUDGET = 64 * 40
 """Padded tokens per model call: 64 texts of up to 40 words, or fewer longer ones."""
 
@@ -35,6 +48,11 @@ _SYMBOL_NAMES = {"\u2764": "red heart", "\u2665": "heart"}
 # Presentation selectors, ZWJ, keycap, skin tones and tag characters only shape how an
 # emoji looks; without the emoji's own name next to them they are noise.
 _SYMBOL_SHAPERS = {"\ufe0e", "\ufe0f", "\u200d", "\u20e3"}
+
+
+class ModelUnavailable(RuntimeError):
+    """A model directory cannot be served (missing, partial, corrupt); the message names
+    the path and the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +113,24 @@ class ModelMetadata:
 
     @classmethod
     def read(cls, model_dir: Path) -> ModelMetadata:
-        """Read and check ``model_dir/metadata.json``; raises ``ValueError`` if malformed."""
+        """Read and check ``model_dir/metadata.json``; raises :class:`ModelUnavailable`
+        if it is missing or malformed."""
         path = model_dir / METADATA_FILE
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{path} not found: train a model with "
-                f"`python -m moodstream_analyzer.training --out {model_dir}`"
-            ) from None
+            raise ModelUnavailable(f"{path} not found: {FIX}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelUnavailable(f"{path} cannot be read ({exc}): {FIX}") from None
+        if not isinstance(raw, dict):
+            raise ModelUnavailable(f"{path} is not a JSON object: {FIX}")
         missing = [key for key in ("name", "version", "created", "training_data") if key not in raw]
         if missing:
-            raise ValueError(f"{path} lacks {', '.join(missing)}")
+            raise ModelUnavailable(f"{path} lacks {', '.join(missing)}: {FIX}")
         known = {"name", "version", "created", "training_data", "weights", "weights_sha256"}
         labels = tuple(raw.get("labels", LABELS))
         if set(labels) != set(LABELS):
-            raise ValueError(f"{path}: labels {labels} are not {LABELS}")
+            raise ModelUnavailable(f"{path}: labels {labels} are not {LABELS}: {FIX}")
         return cls(
             name=str(raw["name"]),
             version=str(raw["version"]),
@@ -144,6 +164,91 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def checked_file(model_dir: Path, name: str, expected_sha256: str | None) -> Path:
+    """``model_dir/name`` after checking it exists and matches ``expected_sha256``.
+
+    Raises :class:`ModelUnavailable` naming the file and the fix, so a partial copy or
+    another model's file is never served under this directory's name and version.
+    """
+    path = model_dir / name
+    if not path.is_file():
+        raise ModelUnavailable(f"{path} is missing: {FIX}")
+    if not expected_sha256:
+        raise ModelUnavailable(f"{model_dir / METADATA_FILE} records no SHA-256 for {name}: {FIX}")
+    if sha256_file(path) != expected_sha256:
+        raise ModelUnavailable(
+            f"{path} does not match the SHA-256 in {METADATA_FILE} (a partial or corrupt "
+            f"copy?): {FIX}"
+        )
+    return path
+
+
+class ModelDirectory:
+    """What every backend shares: the directory, its metadata, name, version, a lock.
+
+    Reading the metadata happens at construction (cheap, and an unusable directory is
+    reported at once); loading weights happens in the subclass's ``load``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.metadata = ModelMetadata.read(self.path)
+        transform = self.metadata.extra.get("input_transform")
+        if transform not in (None, SYMBOL_NAMES):
+            # Predicting without the transform the model was trained on would be wrong
+            # silently; refuse instead.
+            raise ModelUnavailable(f"{self.path}: unknown input_transform {transform!r}: {FIX}")
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """Model name from ``metadata.json``."""
+        return self.metadata.name
+
+    @property
+    def version(self) -> str:
+        """Model version from ``metadata.json``."""
+        return self.metadata.version
+
+    def model_input(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` as the model was trained to read them (its ``input_transform``)."""
+        if self.metadata.extra.get("input_transform") == SYMBOL_NAMES:
+            return [name_symbols(text) for text in texts]
+        return list(texts)
+
+
+def load_model(
+    path: str | Path,
+    *,
+    backend: str = BACKENDS[0],
+    threads: int = 0,
+    mini_batch_size: int = 64,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+) -> SentimentModel:
+    """The model in ``path`` served by ``backend``, loaded.
+
+    Raises :class:`ModelUnavailable` when the directory cannot be served by it. The
+    backend modules are imported here, so the onnx backend never imports torch.
+    """
+    model: SentimentModel
+    if backend == "onnx":
+        from moodstream_analyzer.onnx_model import OnnxSentimentModel
+
+        model = OnnxSentimentModel(
+            path, threads=threads, mini_batch_size=mini_batch_size, token_budget=token_budget
+        )
+    elif backend == "flair":
+        from moodstream_analyzer.flair_model import FlairSentimentModel
+
+        model = FlairSentimentModel(
+            path, torch_threads=threads, mini_batch_size=mini_batch_size, token_budget=token_budget
+        )
+    else:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    model.load()
+    return model
 
 
 def prediction_from_probabilities(probabilities: dict[str, float]) -> Prediction:
@@ -188,105 +293,6 @@ def use_offline_hub() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
-class FlairSentimentModel:
-    """A flair ``TextClassifier`` loaded from a versioned model directory.
-
-    ``torch_threads`` sets torch's intra-op threads when the model loads (0 leaves
-    torch's default, one per core); it is process-wide, as torch's setting is.
-    Calls to :meth:`predict_batch` are serialised by a lock, so sharing one instance
-    between threads is safe, though only one runs the model at a time.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        torch_threads: int = 0,
-        mini_batch_size: int = 64,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-    ) -> None:
-        self.path = Path(path)
-        self.metadata = ModelMetadata.read(self.path)
-        transform = self.metadata.extra.get("input_transform")
-        if transform not in (None, SYMBOL_NAMES):
-            # Predicting without the transform the model was trained on would be wrong
-            # silently; refuse instead.
-            raise ValueError(f"{self.path}: unknown input_transform {transform!r}")
-        self.torch_threads = torch_threads
-        self.mini_batch_size = mini_batch_size
-        self.token_budget = token_budget
-        self._classifier: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        """Model name from ``metadata.json``."""
-        return self.metadata.name
-
-    @property
-    def version(self) -> str:
-        """Model version from ``metadata.json``."""
-        return self.metadata.version
-
-    def is_loaded(self) -> bool:
-        """Whether the weights are in memory."""
-        return self._classifier is not None
-
-    def load(self) -> None:
-        """Load the weights from disk (never from a hub); checks their SHA-256 against
-        ``metadata.json`` so a model's version cannot be attached to other weights."""
-        with self._lock:
-            if self._classifier is not None:
-                return
-            use_offline_hub()
-            weights = self.path / self.metadata.weights
-            expected = self.metadata.weights_sha256
-            if expected and sha256_file(weights) != expected:
-                raise ValueError(f"{weights} does not match the SHA-256 in {METADATA_FILE}")
-            import flair  # heavy: imported only when a model is used
-            import torch
-            from flair.models import TextClassifier
-
-            if self.torch_threads > 0:
-                torch.set_num_threads(self.torch_threads)
-            flair.device = torch.device("cpu")
-            classifier = TextClassifier.load(weights)
-            classifier.eval()
-            known = set(classifier.label_dictionary.get_items())
-            if not set(LABELS) <= known:
-                raise ValueError(f"{weights} predicts {sorted(known)}, not {list(LABELS)}")
-            self._classifier = classifier
-
-    def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
-        """One :class:`Prediction` per text, in order; a blank text is neutral.
-
-        Texts should already have been through
-        :func:`moodstream_analyzer.text.clean_for_scoring`.
-        """
-        if self._classifier is None:
-            raise RuntimeError("model not loaded: call load() first")
-        from flair.data import Sentence
-
-        if self.metadata.extra.get("input_transform") == SYMBOL_NAMES:
-            texts = [name_symbols(text) for text in texts]
-        sentences = [Sentence(text) if text.strip() else None for text in texts]
-        to_predict = [s for s in sentences if s is not None and len(s) > 0]
-        groups = length_groups(
-            [len(sentence) for sentence in to_predict], self.mini_batch_size, self.token_budget
-        )
-        with self._lock:
-            for group in groups:
-                self._classifier.predict(
-                    [to_predict[i] for i in group],
-                    mini_batch_size=len(group),
-                    return_probabilities_for_all_classes=True,
-                    embedding_storage_mode="none",
-                    label_name=LABEL_TYPE,
-                    verbose=False,
-                )
-        return [_prediction(sentence) for sentence in sentences]
-
-
 def length_groups(lengths: Sequence[int], max_texts: int, token_budget: int) -> list[list[int]]:
     """Indices of ``lengths`` (tokens per text) grouped into model calls, longest first.
 
@@ -312,31 +318,3 @@ def length_groups(lengths: Sequence[int], max_texts: int, token_budget: int) -> 
     if current:
         groups.append(current)
     return groups
-
-
-def _prediction(sentence: Any) -> Prediction:
-    if sentence is None or len(sentence) == 0:
-        return Prediction(label=LABEL_NEUTRAL, score=0.0, confidence=1.0)
-    probabilities = {
-        label.value: label.score
-        for label in sentence.get_labels(LABEL_TYPE)
-        if not math.isnan(label.score)
-    }
-    return prediction_from_probabilities(probabilities)
-
-
-def load_model(
-    path: str | Path,
-    torch_threads: int = 0,
-    mini_batch_size: int = 64,
-    token_budget: int = DEFAULT_TOKEN_BUDGET,
-) -> SentimentModel:
-    """The service's model: the flair classifier in ``path``, loaded."""
-    model = FlairSentimentModel(
-        path,
-        torch_threads=torch_threads,
-        mini_batch_size=mini_batch_size,
-        token_budget=token_budget,
-    )
-    model.load()
-    return model

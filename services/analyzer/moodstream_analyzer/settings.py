@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from moodstream_analyzer.model import DEFAULT_TOKEN_BUDGET
+from moodstream_analyzer.model import DEFAULT_MODEL_DIR, DEFAULT_TOKEN_BUDGET
 from moodstream_common.settings import BrokerSettings
 
 
@@ -19,8 +20,19 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", description="HTTP bind address.")
     web_port: int = Field(default=8001, description="HTTP port (health, metrics).")
     model_path: Path = Field(
-        default=Path("models/sentiment-flair-v1"),
-        description="Directory with the trained flair model and its metadata.json.",
+        default=DEFAULT_MODEL_DIR,
+        description="Model directory written by `make model` (weights, ONNX export, "
+        "metadata.json).",
+    )
+    backend: Literal["onnx", "flair"] = Field(
+        default="onnx",
+        description="`onnx`: the int8 export on ONNX Runtime (no torch); `flair`: the float "
+        "flair model it was exported from (needs torch).",
+    )
+    model_retry_seconds: float = Field(
+        default=30.0,
+        description="While the model directory cannot be served, how often to try again "
+        "(the service stays up, /readyz answers 503 with the reason).",
     )
     batch_size: int = Field(default=64, description="Most texts per model call.")
     batch_within_seconds: float = Field(
@@ -31,7 +43,10 @@ class Settings(BaseSettings):
         description="Most padded words per model call (texts x longest): long texts are "
         "scored in calls of their own instead of slowing a whole batch.",
     )
-    torch_threads: int = Field(default=0, description="Torch intra-op threads; 0 = all cores.")
+    model_threads: int = Field(
+        default=0,
+        description="Threads inside one model call (ONNX Runtime or torch); 0 = all cores.",
+    )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
 

@@ -1,8 +1,9 @@
-"""The sentiment model: protocol, metadata, and the real trained flair model.
+"""The sentiment model: protocol, metadata, and the real trained model on both backends.
 
-The real-model tests load ``models/sentiment-flair-v1`` (or ``ANALYZER_MODEL_PATH``);
-train it first with ``make model`` (``make test`` does). Without a model they fail:
-a skipped test would hide that the real model was never exercised.
+The real-model tests load ``models/sentiment-v2`` (or ``ANALYZER_MODEL_PATH``) with
+each backend (ONNX int8 and flair); build it first with ``make model`` (``make test``
+does). Without a model they fail: a skipped test would hide that the real model was
+never exercised.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from moodstream_analyzer.flair_model import FlairSentimentModel
 from moodstream_analyzer.model import (
+    BACKENDS,
+    DEFAULT_MODEL_DIR,
     METADATA_FILE,
-    FlairSentimentModel,
     ModelMetadata,
+    ModelUnavailable,
     Prediction,
     SentimentModel,
     length_groups,
+    load_model,
     name_symbols,
     prediction_from_probabilities,
     sha256_file,
@@ -32,7 +37,13 @@ from moodstream_common.records import LABEL_NEGATIVE, LABEL_NEUTRAL, LABEL_POSIT
 from tests.unit.analyzer.test_text import HOSTILE
 
 REPO = Path(__file__).resolve().parents[3]
-MODEL_DIR = Path(os.environ.get("ANALYZER_MODEL_PATH", REPO / "models" / "sentiment-flair-v1"))
+
+# How far a text's score may move with the texts it is batched with. The float flair
+# model only reorders float sums. The int8 export quantizes each call's activations with
+# one scale for the whole call (dynamic quantization), so batch-mates and padding nudge
+# every score a little: the label of a clear text holds, a borderline one may flip.
+BATCH_SCORE_TOLERANCE = {"flair": 1e-4, "onnx": 0.05}
+MODEL_DIR = Path(os.environ.get("ANALYZER_MODEL_PATH", REPO / DEFAULT_MODEL_DIR))
 
 POSITIVE = [
     "I absolutely love this, best day ever!",
@@ -118,9 +129,17 @@ def test_name_and_version_come_from_metadata(tmp_path: Path) -> None:
         model.predict_batch(["hello"])
 
 
-def test_missing_metadata_names_the_training_command(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="moodstream_analyzer.training"):
-        FlairSentimentModel(tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_model_names_the_path_and_the_fix(tmp_path: Path, backend: str) -> None:
+    with pytest.raises(ModelUnavailable, match=f"{tmp_path / METADATA_FILE}.*make model"):
+        load_model(tmp_path, backend=backend)
+    with pytest.raises(ModelUnavailable, match="make model"):
+        load_model(tmp_path / "never-built", backend=backend)
+
+
+def test_an_unknown_backend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="onnx, flair"):
+        load_model(_write_model_dir(tmp_path), backend="tensorflow")
 
 
 @pytest.mark.parametrize(
@@ -133,18 +152,24 @@ def test_malformed_metadata_is_rejected(tmp_path: Path, overrides: dict, message
         body = json.loads((model_dir / METADATA_FILE).read_text())
         del body["version"]
         (model_dir / METADATA_FILE).write_text(json.dumps(body))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ModelUnavailable, match=message):
         ModelMetadata.read(model_dir)
 
 
+def test_unreadable_metadata_is_refused(tmp_path: Path) -> None:
+    (tmp_path / METADATA_FILE).write_text('{"name": "m", "vers')
+    with pytest.raises(ModelUnavailable, match="cannot be read.*make model"):
+        ModelMetadata.read(tmp_path)
+
+
 def test_unknown_input_transform_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="input_transform"):
+    with pytest.raises(ModelUnavailable, match="input_transform"):
         FlairSentimentModel(_write_model_dir(tmp_path, input_transform="lowercase-v9"))
 
 
 def test_weights_not_matching_metadata_are_refused(tmp_path: Path) -> None:
     model_dir = _write_model_dir(tmp_path, weights_sha256="0" * 64)
-    with pytest.raises(ValueError, match="SHA-256"):
+    with pytest.raises(ModelUnavailable, match="SHA-256.*make model"):
         FlairSentimentModel(model_dir).load()
 
 
@@ -173,7 +198,7 @@ def test_length_groups_of_short_texts_are_one_call() -> None:
 
 
 def test_real_model_scores_a_mixed_length_batch_like_one_by_one(
-    real_model: FlairSentimentModel,
+    real_model: SentimentModel,
 ) -> None:
     long_text = clean_for_scoring(" ".join(["the service was slow and the staff rude"] * 50))
     texts = [clean_for_scoring(t) for t in POSITIVE[:4]] + [long_text] + [
@@ -181,18 +206,22 @@ def test_real_model_scores_a_mixed_length_batch_like_one_by_one(
     batch = real_model.predict_batch(texts)
     single = [real_model.predict_batch([t])[0] for t in texts]
     assert [p.label for p in batch] == [p.label for p in single]
+    tolerance = BATCH_SCORE_TOLERANCE[_backend(real_model)]
     for b, s in zip(batch, single, strict=True):
-        assert b.score == pytest.approx(s.score, abs=1e-4)
+        assert b.score == pytest.approx(s.score, abs=tolerance)
 
 
 # --- the real trained model ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def real_model() -> FlairSentimentModel:
+def _backend(model: SentimentModel) -> str:
+    return "flair" if isinstance(model, FlairSentimentModel) else "onnx"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def real_model(request: pytest.FixtureRequest) -> SentimentModel:
     if not (MODEL_DIR / METADATA_FILE).is_file():
         pytest.fail(f"no trained model in {MODEL_DIR}: run `make model`")
-    model = FlairSentimentModel(MODEL_DIR, torch_threads=2)
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"the model tried to open a connection: {args}")
@@ -201,17 +230,17 @@ def real_model() -> FlairSentimentModel:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", no_network)
         patch.setattr(socket, "create_connection", no_network)
-        model.load()
-    return model
+        return load_model(MODEL_DIR, backend=request.param, threads=2)
 
 
-def test_real_model_loads_offline_with_metadata_version(real_model: FlairSentimentModel) -> None:
+def test_real_model_loads_offline_with_metadata_version(real_model: SentimentModel) -> None:
     metadata = json.loads((MODEL_DIR / METADATA_FILE).read_text())
     assert real_model.is_loaded()
     assert real_model.version == metadata["version"] and real_model.version
     assert real_model.name == metadata["name"]
     assert metadata["weights_sha256"] == sha256_file(MODEL_DIR / metadata["weights"])
-    assert metadata["training_data"]["corpora"]
+    assert metadata["onnx"]["file_sha256"] == sha256_file(MODEL_DIR / metadata["onnx"]["file"])
+    assert metadata["training_data"]["sources"]
     assert set(metadata["labels"]) == set(LABELS)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     assert isinstance(real_model, SentimentModel)
@@ -219,7 +248,7 @@ def test_real_model_loads_offline_with_metadata_version(real_model: FlairSentime
     assert real_model.is_loaded()
 
 
-def test_real_model_gets_clear_cases_right(real_model: FlairSentimentModel) -> None:
+def test_real_model_gets_clear_cases_right(real_model: SentimentModel) -> None:
     predictions = real_model.predict_batch(
         [clean_for_scoring(t) for t in POSITIVE + NEGATIVE]
     )
@@ -229,7 +258,7 @@ def test_real_model_gets_clear_cases_right(real_model: FlairSentimentModel) -> N
         assert (p.label, p.score < -0.3) == (LABEL_NEGATIVE, True), text
 
 
-def test_real_model_predictions_are_well_formed(real_model: FlairSentimentModel) -> None:
+def test_real_model_predictions_are_well_formed(real_model: SentimentModel) -> None:
     texts = POSITIVE + NEGATIVE + ["The meeting is at 3pm in room 4.", ""]
     for p in real_model.predict_batch(texts):
         assert p.label in LABELS
@@ -239,26 +268,60 @@ def test_real_model_predictions_are_well_formed(real_model: FlairSentimentModel)
     assert blank == [Prediction(LABEL_NEUTRAL, 0.0, 1.0)] * 2
 
 
-def test_real_model_batch_equals_one_by_one(real_model: FlairSentimentModel) -> None:
+def test_real_model_batch_equals_one_by_one(real_model: SentimentModel) -> None:
     texts = [clean_for_scoring(t) for t in POSITIVE + NEGATIVE + HOSTILE[:12]]
     batch = real_model.predict_batch(texts)
     single = [real_model.predict_batch([t])[0] for t in texts]
     assert len(batch) == len(texts)
+    tolerance = BATCH_SCORE_TOLERANCE[_backend(real_model)]
     for b, s in zip(batch, single, strict=True):
         assert b.label == s.label
-        # Padding in a batch changes float summation order, nothing more.
-        assert b.score == pytest.approx(s.score, abs=1e-4)
-        assert b.confidence == pytest.approx(s.confidence, abs=1e-4)
+        assert b.score == pytest.approx(s.score, abs=tolerance)
+        assert b.confidence == pytest.approx(s.confidence, abs=tolerance)
 
 
-def test_real_model_is_total_on_hostile_input(real_model: FlairSentimentModel) -> None:
+def test_real_model_is_total_on_hostile_input(real_model: SentimentModel) -> None:
     texts = [clean_for_scoring(t) for t in HOSTILE]
     predictions = real_model.predict_batch(texts)
     assert len(predictions) == len(texts)
     assert all(p.label in LABELS for p in predictions)
 
 
-def test_real_model_calls_from_threads_match_serial(real_model: FlairSentimentModel) -> None:
+def test_hostile_texts_do_not_spoil_their_batch(real_model: SentimentModel) -> None:
+    hostile = [
+        "Z̷̛̛͓̮̟̣̟̟a̶̢̛̮̣l̵̨̛̦̼g̴̨̛̟o̸̢̧̗ " * 40,  # zalgo
+        "😀😡🔥💯" * 500,  # emoji flood
+        "lorem ipsum dolor " * 560,  # 10,000 characters
+        "http://example.com/x #tag @user",  # nothing left to score once cleaned
+        "‏‎؜",
+    ]
+    clear = POSITIVE + NEGATIVE
+    mixed = [clean_for_scoring(t) for t in hostile[:3] + clear[:3] + hostile[3:] + clear[3:]]
+    predictions = real_model.predict_batch(mixed)
+    assert len(predictions) == len(mixed)
+    assert all(p.label in LABELS and -1 <= p.score <= 1 for p in predictions)
+    alone = real_model.predict_batch([clean_for_scoring(t) for t in clear])
+    in_batch = predictions[3:6] + predictions[8:]
+    assert [p.label for p in in_batch] == [p.label for p in alone]
+    assert [p.label for p in alone] == [LABEL_POSITIVE] * 3 + [LABEL_NEGATIVE] * 3
+
+
+def test_a_text_past_the_length_limit_is_judged_by_its_beginning(
+    real_model: SentimentModel,
+) -> None:
+    metadata = json.loads((MODEL_DIR / METADATA_FILE).read_text())
+    limit = metadata["onnx"]["max_sequence_tokens"]
+    bad = "Worst customer service ever, I hate this airline and I want a refund. "
+    good = "Thank you so much, the crew was wonderful and the flight was perfect. "
+    # Each repeat is about 15 tokens: the opening repeats alone fill the limit.
+    repeats = limit // 10
+    bad_first, good_first = bad * repeats + good * 200, good * repeats + bad * 200
+    assert len(bad_first) > 10 * limit
+    labels = [p.label for p in real_model.predict_batch([bad_first, good_first])]
+    assert labels == [LABEL_NEGATIVE, LABEL_POSITIVE]
+
+
+def test_real_model_calls_from_threads_match_serial(real_model: SentimentModel) -> None:
     texts = POSITIVE + NEGATIVE
     expected = real_model.predict_batch(texts)
     results: list[list[Prediction]] = []

