@@ -72,11 +72,14 @@ def test_analyzer_waits_for_a_model_and_then_scores_everything(broker, tmp_path)
         assert httpx.get(f"{analyzer.url}/healthz").json()["model_loaded"] is False
         asyncio.run(_produce(broker.bootstrap, topics.RAW.name(prefix)))
 
-        # A partial copy: everything but a whole model.onnx.
-        model_dir.mkdir()
+        # A partial copy (everything but a whole model.onnx), put in place in one rename
+        # so that the analyzer sees no state in between.
+        staging = tmp_path / "staging"
+        staging.mkdir()
         for name in ("metadata.json", "tokenizer.json"):
-            shutil.copy(MODEL_PATH / name, model_dir / name)
-        (model_dir / "model.onnx").write_bytes((MODEL_PATH / "model.onnx").read_bytes()[:4096])
+            shutil.copy(MODEL_PATH / name, staging / name)
+        (staging / "model.onnx").write_bytes((MODEL_PATH / "model.onnx").read_bytes()[:4096])
+        staging.rename(model_dir)
         partial = eventually(lambda: _error_after(analyzer, 0, "SHA-256"), timeout=30)
         assert str(model_dir / "model.onnx") in partial["model_error"]
         # Tried again and again with the same answer, still up and never scoring.
@@ -84,10 +87,12 @@ def test_analyzer_waits_for_a_model_and_then_scores_everything(broker, tmp_path)
                    timeout=30)
         assert analyzer.running
         assert read_topic(broker.bootstrap, topics.SCORED.name(prefix), quiet=1.0) == []
+        # Each problem logged once, however often it was tried.
         log = analyzer.log_path.read_text()
         assert log.count("model unavailable") == 2, log[-3000:]
 
-        shutil.copy(MODEL_PATH / "model.onnx", model_dir / "model.onnx")
+        shutil.copy(MODEL_PATH / "model.onnx", tmp_path / "model.onnx")
+        (tmp_path / "model.onnx").replace(model_dir / "model.onnx")
         analyzer.wait_ready(60)
         scored = eventually(
             lambda: (lambda rows: rows if len(rows) >= COUNT else None)(

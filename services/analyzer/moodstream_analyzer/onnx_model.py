@@ -105,6 +105,10 @@ class OnnxSentimentModel(ModelDirectory):
             options = onnxruntime.SessionOptions()
             if self.threads > 0:
                 options.intra_op_num_threads = self.threads
+            # ONNX Runtime's threads spin after a call by default, waiting for the next
+            # one: on a few cores shared with Faust, ingest and the aggregator, that
+            # burns the CPU they need between batches.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 session = onnxruntime.InferenceSession(
                     str(model_file), options, providers=["CPUExecutionProvider"]
