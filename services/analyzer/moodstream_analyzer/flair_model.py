@@ -61,9 +61,16 @@ class FlairSentimentModel(ModelDirectory):
                 return
             use_offline_hub()
             weights = checked_file(self.path, self.metadata.weights, self.metadata.weights_sha256)
-            import flair  # heavy: imported only when a model is used
-            import torch
-            from flair.models import TextClassifier
+            try:  # heavy: imported only when this backend is used
+                import flair
+                import torch
+                from flair.models import TextClassifier
+            except ImportError as exc:
+                # The analyzer's runtime image has no torch: say so instead of crashing.
+                raise ModelUnavailable(
+                    f"the flair backend needs torch and flair ({exc}): install the full "
+                    "requirements.lock, or set ANALYZER_BACKEND=onnx"
+                ) from exc
 
             if self.torch_threads > 0:
                 torch.set_num_threads(self.torch_threads)

@@ -29,6 +29,11 @@ SCRIPT = textwrap.dedent(
     labels = [p.label for p in model.predict_batch(["I love it, thank you!", "I hate this"])]
     print("labels", *labels)
     print("loaded", *sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r}))
+    from moodstream_analyzer.model import ModelUnavailable
+    try:
+        load_model({model_dir!r}, backend="flair")
+    except ModelUnavailable as exc:
+        print("flair", str(exc).replace(chr(10), " "))
     """
 )
 
@@ -43,3 +48,5 @@ def test_the_onnx_backend_needs_no_torch() -> None:
                  for line in done.stdout.splitlines())
     assert lines["labels"] == "positive negative"
     assert lines["loaded"] == ""
+    # Without torch the flair backend is one clear error with the fix, not a crash.
+    assert "ANALYZER_BACKEND=onnx" in lines["flair"]
