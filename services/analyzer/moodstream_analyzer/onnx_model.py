@@ -1,7 +1,8 @@
 """The ONNX Runtime backend: the flair classifier exported to ONNX, int8, without torch.
 
 ``make model`` exports the trained flair classifier (encoder, mean pooling, linear head,
-softmax) to ``model.onnx`` with its weights dynamically quantized to int8, and writes the
+softmax) to ``model.onnx``, quantized to int8 with fixed activation ranges (so a text's
+score does not depend on the texts batched with it), and writes the
 encoder's fast tokenizer to ``tokenizer.json`` beside it; ``metadata.json`` records both
 files' SHA-256, the label order of the output and the longest input in tokens
 (``onnx.max_sequence_tokens``). Serving needs onnxruntime, tokenizers and segtok only.

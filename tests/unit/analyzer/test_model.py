@@ -38,11 +38,11 @@ from tests.unit.analyzer.test_text import HOSTILE
 
 REPO = Path(__file__).resolve().parents[3]
 
-# How far a text's score may move with the texts it is batched with. The float flair
-# model only reorders float sums. The int8 export quantizes each call's activations with
-# one scale for the whole call (dynamic quantization), so batch-mates and padding nudge
-# every score a little: the label of a clear text holds, a borderline one may flip.
-BATCH_SCORE_TOLERANCE = {"flair": 1e-4, "onnx": 0.05}
+# How far a text's score may move with the texts it is batched with: float summation
+# order only, in both backends. The int8 export has fixed activation ranges (static
+# quantization), so batch-mates cannot change a score; with per-call ranges (dynamic
+# quantization) they moved scores by up to 0.05 and a replay changed the aggregates.
+BATCH_SCORE_TOLERANCE = {"flair": 1e-4, "onnx": 1e-4}
 MODEL_DIR = Path(os.environ.get("ANALYZER_MODEL_PATH", REPO / DEFAULT_MODEL_DIR))
 
 POSITIVE = [
