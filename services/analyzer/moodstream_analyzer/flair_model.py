@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from moodstream_analyzer.model import (
-    DEFAULT_TOKEN_BUDGET,
     FIX,
     LABEL_TYPE,
     ModelDirectory,
@@ -29,24 +28,14 @@ from moodstream_common.records import LABEL_NEUTRAL, LABELS
 class FlairSentimentModel(ModelDirectory):
     """A flair ``TextClassifier`` loaded from a versioned model directory.
 
-    ``torch_threads`` sets torch's intra-op threads when the model loads (0 leaves
+    ``threads`` sets torch's intra-op threads when the model loads (0 leaves
     torch's default, one per core); it is process-wide, as torch's setting is.
     Calls to :meth:`predict_batch` are serialised by a lock, so sharing one instance
     between threads is safe, though only one runs the model at a time.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        torch_threads: int = 0,
-        mini_batch_size: int = 64,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-    ) -> None:
-        super().__init__(path)
-        self.torch_threads = torch_threads
-        self.mini_batch_size = mini_batch_size
-        self.token_budget = token_budget
+    def __init__(self, path: str | Path, **calls: int) -> None:
+        super().__init__(path, **calls)
         self._classifier: Any = None
 
     def is_loaded(self) -> bool:
@@ -72,8 +61,8 @@ class FlairSentimentModel(ModelDirectory):
                     "requirements.lock, or set ANALYZER_BACKEND=onnx"
                 ) from exc
 
-            if self.torch_threads > 0:
-                torch.set_num_threads(self.torch_threads)
+            if self.threads > 0:
+                torch.set_num_threads(self.threads)
             flair.device = torch.device("cpu")
             try:
                 classifier = TextClassifier.load(weights)

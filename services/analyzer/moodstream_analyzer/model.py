@@ -186,14 +186,27 @@ def checked_file(model_dir: Path, name: str, expected_sha256: str | None) -> Pat
 
 
 class ModelDirectory:
-    """What every backend shares: the directory, its metadata, name, version, a lock.
+    """What every backend shares: the directory, its metadata, name, version, a lock,
+    and how calls are made.
 
-    Reading the metadata happens at construction (cheap, and an unusable directory is
-    reported at once); loading weights happens in the subclass's ``load``.
+    ``threads`` is the backend's intra-op threads (0: one per core); ``mini_batch_size``
+    and ``token_budget`` bound each model call (:func:`length_groups`). Reading the
+    metadata happens at construction (cheap, and an unusable directory is reported at
+    once); loading weights happens in the subclass's ``load``.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threads: int = 0,
+        mini_batch_size: int = 64,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+    ) -> None:
         self.path = Path(path)
+        self.threads = threads
+        self.mini_batch_size = mini_batch_size
+        self.token_budget = token_budget
         self.metadata = ModelMetadata.read(self.path)
         transform = self.metadata.extra.get("input_transform")
         if transform not in (None, SYMBOL_NAMES):
@@ -232,21 +245,16 @@ def load_model(
     Raises :class:`ModelUnavailable` when the directory cannot be served by it. The
     backend modules are imported here, so the onnx backend never imports torch.
     """
-    model: SentimentModel
+    backend_class: type[ModelDirectory]
     if backend == "onnx":
-        from moodstream_analyzer.onnx_model import OnnxSentimentModel
-
-        model = OnnxSentimentModel(
-            path, threads=threads, mini_batch_size=mini_batch_size, token_budget=token_budget
-        )
+        from moodstream_analyzer.onnx_model import OnnxSentimentModel as backend_class
     elif backend == "flair":
-        from moodstream_analyzer.flair_model import FlairSentimentModel
-
-        model = FlairSentimentModel(
-            path, torch_threads=threads, mini_batch_size=mini_batch_size, token_budget=token_budget
-        )
+        from moodstream_analyzer.flair_model import FlairSentimentModel as backend_class
     else:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    model: SentimentModel = backend_class(  # type: ignore[assignment]  # subclasses load()
+        path, threads=threads, mini_batch_size=mini_batch_size, token_budget=token_budget
+    )
     model.load()
     return model
 

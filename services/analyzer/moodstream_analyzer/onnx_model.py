@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from moodstream_analyzer.model import (
-    DEFAULT_TOKEN_BUDGET,
     FIX,
     METADATA_FILE,
     ModelDirectory,
@@ -57,15 +56,8 @@ class OnnxSentimentModel(ModelDirectory):
     :meth:`predict_batch` are serialised by a lock, like the flair model's.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        threads: int = 0,
-        mini_batch_size: int = 64,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-    ) -> None:
-        super().__init__(path)
+    def __init__(self, path: str | Path, **calls: int) -> None:
+        super().__init__(path, **calls)
         export = self.metadata.extra.get(METADATA_KEY)
         if not isinstance(export, dict):
             raise ModelUnavailable(f"{self.path / METADATA_FILE} records no ONNX export: {FIX}")
@@ -77,9 +69,6 @@ class OnnxSentimentModel(ModelDirectory):
             )
         self.output_labels = output_labels
         self.max_sequence_tokens = int(export["max_sequence_tokens"])
-        self.threads = threads
-        self.mini_batch_size = mini_batch_size
-        self.token_budget = token_budget
         self._session: Any = None
         self._tokenizer: Any = None
 
