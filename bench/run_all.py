@@ -18,6 +18,7 @@ STEPS = [
     ["bench.mixed_length"],
     ["bench.ingest_throughput"],
     ["bench.analyzer_throughput"],
+    ["bench.aggregator_throughput"],
     ["bench.pipeline"],
     ["bench.hostile_load"],
     ["bench.hostile_pipeline"],
@@ -47,7 +48,37 @@ def main() -> int:
     print(f"pipeline, onnx ÷ flair backend: {pipeline['onnx_over_flair_pipeline']}")
     model = json.loads((RESULTS / "model_throughput.json").read_text())
     print(f"model alone, onnx ÷ flair: {model['onnx_over_flair_at_analyzer_batch']}")
+    print_stages(pipeline, analyzer)
     return 0
+
+
+def stage_rates(pipeline: dict, analyzer: dict) -> dict[str, float]:
+    """Each stage's measured rate alone (msgs/s), from this run's result files."""
+    ingest = json.loads((RESULTS / "ingest_throughput.json").read_text())
+    aggregator = json.loads((RESULTS / "aggregator_throughput.json").read_text())
+    return {
+        "ingest, HTTP batches": ingest["http_batch_msgs_per_s"],
+        "ingest, input topic": ingest["topic_intake_msgs_per_s"],
+        "analyzer service": analyzer["analyzer_service_texts_per_s"],
+        "aggregator": aggregator["batched"]["records_per_s"],
+    }
+
+
+def print_stages(pipeline: dict, analyzer: dict) -> None:
+    """Every stage's rate ÷ the broker's produce rate, and the stage that bounds the
+    pipeline (the slowest on the path loadgen → ingest HTTP → analyzer → aggregator)."""
+    broker = pipeline["broker"]["produce_msgs_per_s"]
+    rates = stage_rates(pipeline, analyzer)
+    print("\n=== stages ÷ broker produce (this run) ===")
+    for stage, rate in rates.items():
+        print(f"{stage:<24} {rate:>10.0f} msgs/s  {rate / broker:.4f} of broker")
+    on_path = {k: v for k, v in rates.items() if k != "ingest, input topic"}
+    bound = min(on_path, key=on_path.__getitem__)
+    one = pipeline["analyzers_1"]["sustained_msgs_per_s"]
+    print(
+        f"pipeline {one:.0f} msgs/s = {one / rates[bound]:.2f} of its slowest stage, "
+        f"the {bound} ({rates[bound]:.0f} msgs/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,14 @@ class Settings(BaseSettings):
         description="URL other aggregator workers use to reach this one (e.g. "
         "http://aggregator-1:8002); empty = http://<web_host>:<web_port>.",
     )
+    batch_size: int = Field(
+        default=1_000,
+        description="Most scored records applied as one batch: a row changed by many "
+        "records of a batch is written (and sent to the changelog) once.",
+    )
+    batch_within_seconds: float = Field(
+        default=0.25, description="Longest wait to fill a batch before applying what is there."
+    )
     grace_seconds: float = Field(
         default=60.0,
         description="Records whose window closed more than this before the newest event "

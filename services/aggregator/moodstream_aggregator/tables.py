@@ -13,23 +13,29 @@ goes to the same changelog partition, in order:
   offset of the last event applied to it.
 
 Why one changelog partition matters: a crash can lose only a *suffix* of the writes
-not yet flushed. An event writes its rows first and its message state last, so after
-recovery at most one event is half applied, and the offsets on rows and message state
-tell exactly which of its writes are missing (see ``agents.apply_record``).
+not yet flushed. A batch writes its rows first and its message states last, and the
+offsets on rows and message states tell exactly which writes a redelivered event
+still needs (see :mod:`moodstream_aggregator.aggregation`).
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from typing import Any
 
-from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
+from faust.types import EventT
 
 from moodstream_aggregator.app import app, settings
-from moodstream_common import topics
-
-PARTITIONS = topics.SCORED.partitions
-OFFSET = "~offset"  # not a label, not a hashtag: cannot collide with a counted field
-MESSAGE_PREFIX = "m|"
+from moodstream_aggregator.keys import (  # noqa: F401  re-exported: the table's key layout
+    MESSAGE_PREFIX,
+    OFFSET,
+    PARTITIONS,
+    message_key,
+    partition_of,
+    row_key,
+)
 
 MB = 1024 * 1024
 
@@ -57,29 +63,30 @@ aggregates = app.Table(
 )
 
 
-def row_key(kind: str, partition: int, key: str) -> str:
-    """Key of one partial row."""
-    return f"{kind}|{partition}|{key}"
+def write_as(event: EventT, writes: Iterable[tuple[str, Any]]) -> None:
+    """Perform ``writes`` (key, value; ``None`` deletes) in the partition of ``event``.
 
-
-def message_key(message_id: str) -> str:
-    """Key of one message's state."""
-    return f"{MESSAGE_PREFIX}{message_id}"
+    Faust picks a write's store and changelog partition from the *current* event, a
+    context variable set only in the task that iterates the stream. A batch from
+    ``take_events`` is handled in the agent's own task and spans partitions, so each
+    partition's writes are made with one of that partition's events made current.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        for key, value in writes:
+            if value is None:
+                if key in aggregates:
+                    del aggregates[key]
+            else:
+                aggregates[key] = value
+    finally:
+        _current_event.reset(token)
 
 
 def message_state(message_id: str) -> dict[str, Any] | None:
     """The stored state of ``message_id`` on this worker, if any."""
     state: dict[str, Any] | None = aggregates.get(message_key(message_id))
     return state
-
-
-def partition_of(message_id: str) -> int:
-    """Partition of ``scored`` (and so of the table) that holds ``message_id``.
-
-    The same murmur2 hash as the producers' default partitioner (Kafka's Java client
-    uses it too), over the UTF-8 key bytes.
-    """
-    return (murmur2(message_id.encode()) & 0x7FFFFFFF) % PARTITIONS
 
 
 def partials(kind: str, key: str) -> list[dict[str, Any]]:

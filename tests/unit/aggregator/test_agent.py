@@ -70,11 +70,11 @@ async def test_late_record_is_counted_and_reported(agent):
 async def test_old_windows_and_messages_expire(agent, monkeypatch):
     from moodstream_aggregator import agents
 
-    monkeypatch.setattr(agents.settings, "expiry_interval_seconds", 0.0)
-    monkeypatch.setattr(agents._retention, "second_retention", 10)
-    monkeypatch.setattr(agents._retention, "minute_retention", 120)
-    monkeypatch.setattr(agents._retention, "message_retention", 300)
-    monkeypatch.setattr(agents.settings, "message_retention_seconds", 300)
+    monkeypatch.setattr(agents.aggregation.rules, "expiry_interval_seconds", 0.0)
+    monkeypatch.setattr(agents.aggregation.retention, "second_retention", 10)
+    monkeypatch.setattr(agents.aggregation.retention, "minute_retention", 120)
+    monkeypatch.setattr(agents.aggregation.retention, "message_retention", 300)
+    monkeypatch.setattr(agents.aggregation.rules, "message_retention_seconds", 300)
     await agent.put(scored("old", event_time=1_000.0), key="old", partition=2)
     assert queries.series(1, 1, until=1_000.0)["windows"][0]["total"] == 1
     await agent.put(scored("new", event_time=2_000.0), key="new", partition=2)
@@ -124,9 +124,9 @@ async def test_a_half_applied_event_is_completed_exactly_once_on_redelivery(agen
 async def _expire_now(agent, monkeypatch, retention: float) -> None:
     from moodstream_aggregator import agents
 
-    monkeypatch.setattr(agents.settings, "expiry_interval_seconds", 0.0)
-    monkeypatch.setattr(agents._retention, "message_retention", retention)
-    monkeypatch.setattr(agents.settings, "message_retention_seconds", retention)
+    monkeypatch.setattr(agents.aggregation.rules, "expiry_interval_seconds", 0.0)
+    monkeypatch.setattr(agents.aggregation.retention, "message_retention", retention)
+    monkeypatch.setattr(agents.aggregation.rules, "message_retention_seconds", retention)
 
 
 async def test_a_message_resent_after_its_state_expired_is_not_counted_twice(agent, monkeypatch):
@@ -160,7 +160,7 @@ async def test_a_future_timestamp_moves_the_watermark_only_a_little(agent, monke
     from moodstream_aggregator import agents
 
     await _expire_now(agent, monkeypatch, retention=3_600)
-    monkeypatch.setattr(agents.settings, "watermark_max_ahead_seconds", 60.0)
+    monkeypatch.setattr(agents.aggregation.rules, "watermark_max_ahead_seconds", 60.0)
     now = 1_751_808_915.0
     await agent.put(scored("recent", event_time=now), key="recent", partition=1)
     future = ScoredMessage(
@@ -179,8 +179,8 @@ async def test_a_future_timestamp_moves_the_watermark_only_a_little(agent, monke
 
 
 def test_watermark_candidate_without_arrival_time_is_the_event_time():
-    from moodstream_aggregator.agents import watermark_candidate
+    from moodstream_aggregator.agents import aggregation
 
-    assert watermark_candidate(5_000.0, 0.0) == 5_000.0
-    assert watermark_candidate(5_000.0, 1_000.0) == 1_060.0
-    assert watermark_candidate(900.0, 1_000.0) == 900.0
+    assert aggregation.watermark_candidate(5_000.0, 0.0) == 5_000.0
+    assert aggregation.watermark_candidate(5_000.0, 1_000.0) == 1_060.0
+    assert aggregation.watermark_candidate(900.0, 1_000.0) == 900.0
