@@ -17,9 +17,11 @@ Steps, each logged with its progress:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import random
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -46,6 +48,8 @@ log = logging.getLogger("moodstream.model.build")
 
 NAME = "sentiment-minilm"
 VERSION = "2.0.0"
+FIGURES_FILE = "training.json"
+"""Beside cached weights: the training figures (loss, seconds) for ``metadata.json``."""
 CALIBRATION_TEXTS = 512
 """Training texts that fix the int8 graph's activation ranges."""
 CALIBRATION_SEED = 1
@@ -139,11 +143,20 @@ def build(
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     cached = None if force else cache.lookup(key)
+    weights_key = cache.weights_key({"name": NAME, "version": VERSION, **settings.as_dict()})
+    weights = None if force else cache.lookup_weights(weights_key)
     if cached is not None and _is_build(cached, key):
         log.info("reusing the cached build %s", cached)
         shutil.copytree(cached, partial)
+    elif weights is not None and (weights / WEIGHTS_FILE).is_file():
+        log.info("reusing the cached weights %s: exporting and evaluating again", weights)
+        partial.mkdir(parents=True)
+        shutil.copy2(weights / WEIGHTS_FILE, partial / WEIGHTS_FILE)
+        figures = json.loads((weights / FIGURES_FILE).read_text(encoding="utf-8"))
+        package(partial, _splits(settings), settings, figures, key, started)
+        cache.store(key, partial)
     else:
-        _train_into(partial, settings, key, started, torch_threads)
+        _train_into(partial, settings, key, weights_key, started, torch_threads)
         cache.store(key, partial)
     if out.exists():
         shutil.rmtree(out)
@@ -152,21 +165,32 @@ def build(
     return out
 
 
-def _train_into(
-    partial: Path,
-    settings: training.TrainingSettings,
-    key: str,
-    started: float,
-    torch_threads: int,
-) -> None:
+def _splits(settings: training.TrainingSettings) -> Splits:
     splits = training_splits(seed=settings.seed, max_train_per_corpus=settings.max_train_per_corpus)
     log.info(
         "data: %d train, %d dev, test %s",
         len(splits.train), len(splits.dev), {k: len(v) for k, v in splits.test.items()},
     )
+    return splits
+
+
+def _train_into(
+    partial: Path,
+    settings: training.TrainingSettings,
+    key: str,
+    weights_key: str,
+    started: float,
+    torch_threads: int,
+) -> None:
+    splits = _splits(settings)
     classifier, figures = training.fine_tune(splits.train, settings, torch_threads=torch_threads)
-    partial.mkdir(parents=True)
-    classifier.save(partial / WEIGHTS_FILE)
+    with tempfile.TemporaryDirectory() as scratch:
+        weights = Path(scratch)
+        classifier.save(weights / WEIGHTS_FILE)
+        (weights / FIGURES_FILE).write_text(json.dumps(figures), encoding="utf-8")
+        cache.store_weights(weights_key, weights)
+        partial.mkdir(parents=True)
+        shutil.copy2(weights / WEIGHTS_FILE, partial / WEIGHTS_FILE)
     del classifier
     package(partial, splits, settings, figures, key, started)
 

@@ -12,6 +12,12 @@ The key (:func:`cache_key`) hashes everything that decides the built directory:
   SHA-256 of the VADER source distribution (checked again when it is read);
 - the versions of the packages that train, export and evaluate.
 
+Training is most of the time, and exporting or evaluating changes more often than
+training does, so the trained flair weights are also cached on their own, under
+:func:`weights_key`: the same inputs with only the modules that decide the weights
+(:data:`TRAINING_MODULES`). A change to the export or the evaluation re-exports and
+re-evaluates cached weights (a few minutes) instead of training again.
+
 Entries live in ``MOODSTREAM_MODEL_CACHE`` (default ``~/.cache/moodstream/models``),
 outside any clone, so a fresh clone finds them. An entry is written to a ``.partial``
 directory and renamed, so a crash never leaves a half-written entry under a key; the
@@ -37,6 +43,12 @@ from moodstream_model import data
 
 KEEP = 3
 """Cache entries kept (each about 115 MB)."""
+
+TRAINING_MODULES = ("data.py", "training.py")
+"""The :mod:`moodstream_model` modules that decide the trained weights."""
+
+WEIGHTS = "weights"
+"""Subdirectory of the cache holding trained weights by :func:`weights_key`."""
 
 PACKAGES = (
     "flair",
@@ -88,12 +100,17 @@ def code_digest(source: str) -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
-def key_inputs(settings: dict[str, Any]) -> dict[str, Any]:
-    """What :func:`cache_key` hashes, as JSON values (recorded in ``metadata.json``)."""
+def key_inputs(settings: dict[str, Any], *, weights_only: bool = False) -> dict[str, Any]:
+    """What :func:`cache_key` hashes, as JSON values (recorded in ``metadata.json``).
+
+    ``weights_only``: what :func:`weights_key` hashes (only :data:`TRAINING_MODULES`
+    of the model-building code).
+    """
     package_dir = Path(__file__).parent
     code = {
         f"moodstream_model/{path.name}": code_digest(path.read_text(encoding="utf-8"))
         for path in sorted(package_dir.glob("*.py"))
+        if not weights_only or path.name in TRAINING_MODULES
     }
     code["moodstream_analyzer/text.py"] = code_digest(inspect.getsource(text_module))
     code["moodstream_analyzer.model.name_symbols"] = hashlib.sha256(
@@ -125,6 +142,22 @@ def cache_key(settings: dict[str, Any]) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def weights_key(settings: dict[str, Any]) -> str:
+    """The hex SHA-256 naming the trained weights ``settings`` and this checkout train."""
+    body = json.dumps(key_inputs(settings, weights_only=True), sort_keys=True).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+def lookup_weights(key: str) -> Path | None:
+    """The cached weights directory for ``key``, if there is one."""
+    return lookup(f"{WEIGHTS}/{key}")
+
+
+def store_weights(key: str, weights_dir: Path) -> Path:
+    """Copy ``weights_dir`` (weights and training figures) into the cache under ``key``."""
+    return store(f"{WEIGHTS}/{key}", weights_dir)
+
+
 def lookup(key: str) -> Path | None:
     """The cached directory for ``key``, if there is one."""
     entry = cache_dir() / key
@@ -137,18 +170,23 @@ def store(key: str, model_dir: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     entry = root / key
     partial = root / f"{key}.partial"
+    entry.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(model_dir, partial)
     if entry.exists():
         shutil.rmtree(entry)
     partial.rename(entry)
-    _prune(root)
+    _prune(entry.parent)
     return entry
 
 
 def _prune(root: Path) -> None:
     entries = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".partial")),
+        (
+            p
+            for p in root.iterdir()
+            if p.is_dir() and not p.name.endswith(".partial") and p.name != WEIGHTS
+        ),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )

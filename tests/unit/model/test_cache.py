@@ -65,3 +65,17 @@ def test_a_build_reuses_the_cache_instead_of_training(
     build.build(out, settings)
     build.verified(out)
     shutil.rmtree(tmp_path / "cache")
+
+
+def test_the_weights_key_ignores_export_and_evaluation_code():
+    """Re-exporting cached weights is right only if nothing that trains them changed."""
+    settings = {"name": "m", "version": "1", "epochs": 1}
+    weights_code = cache.key_inputs(settings, weights_only=True)["code"]
+    all_code = cache.key_inputs(settings)["code"]
+    assert "moodstream_model/export_onnx.py" in all_code
+    assert "moodstream_model/export_onnx.py" not in weights_code
+    assert "moodstream_model/evaluation.py" not in weights_code
+    assert {f"moodstream_model/{name}" for name in cache.TRAINING_MODULES} <= set(weights_code)
+    assert "moodstream_analyzer/text.py" in weights_code  # training reads cleaned text
+    assert cache.weights_key(settings) != cache.cache_key(settings)
+    assert cache.weights_key(settings) != cache.weights_key({**settings, "epochs": 2})
