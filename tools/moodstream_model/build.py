@@ -103,6 +103,7 @@ def evaluate_all(model_dir: Path, sets: dict[str, list[Example]]) -> dict[str, A
     metrics: dict[str, dict[str, Any]] = {name: {} for name in scorers}
     parity: dict[str, Any] = {}
     pooled: dict[str, list[str]] = {"onnx": [], "flair": []}
+    pooled_gold: list[str] = []
     for set_name, examples in sets.items():
         labels = labels_of(set_name)
         predicted = {}
@@ -111,8 +112,10 @@ def evaluate_all(model_dir: Path, sets: dict[str, list[Example]]) -> dict[str, A
             metrics[scorer_name][set_name], predicted[scorer_name] = evaluation.evaluate(
                 scorer, examples, labels
             )
-        for backend in pooled:
-            pooled[backend] += predicted[backend]
+        if set_name != "dev":  # pooled over the held-out sets
+            pooled_gold += [example.label for example in examples]
+            for backend in pooled:
+                pooled[backend] += predicted[backend]
         parity[set_name] = {
             "label_agreement": round(
                 evaluation.agreement(predicted["onnx"], predicted["flair"]), 4
@@ -124,6 +127,11 @@ def evaluate_all(model_dir: Path, sets: dict[str, list[Example]]) -> dict[str, A
     parity["pooled_label_agreement"] = round(
         evaluation.agreement(pooled["onnx"], pooled["flair"]), 4
     )
+    pooled_f1 = {
+        backend: evaluation.classification_metrics(pooled_gold, labels_)["macro_f1"]
+        for backend, labels_ in pooled.items()
+    }
+    parity["pooled_macro_f1_difference"] = round(pooled_f1["onnx"] - pooled_f1["flair"], 4)
     return {"metrics": metrics, "parity": parity}
 
 
