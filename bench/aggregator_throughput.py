@@ -26,14 +26,13 @@ import time
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
-from bench.common import broker_produce_rate, table, write_result
+from bench.common import broker_produce_rate, reader_from_start, table, write_result
 from moodstream_common import topics
 from moodstream_common.records import ScoredMessage
 from moodstream_dev.broker import EmbeddedBroker, create_topics
 from moodstream_dev.processes import ServiceProcess, free_port, service_env
-from moodstream_dev.replay import partitions_of
 
 VIEWS = ("/v1/totals", "/v1/sentiment/seconds?last=60")
 POLL_INTERVAL = 0.1  # seconds between rounds of view requests
@@ -79,16 +78,8 @@ async def produce(bootstrap: str, topic: str, records: list[ScoredMessage]) -> N
 
 async def count_records(bootstrap: str, topic: str, quiet: float = 3.0) -> int:
     """Records in ``topic``, read from the start until nothing new comes for ``quiet`` s."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=100,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
+    consumer = await reader_from_start(bootstrap, topic)
     try:
-        partitions = await partitions_of(consumer, topic)
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
         seen, last_new = 0, time.monotonic()
         while time.monotonic() - last_new < quiet:
             batch = await consumer.getmany(timeout_ms=200, max_records=10_000)

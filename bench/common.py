@@ -97,8 +97,11 @@ async def broker_produce_rate(bootstrap: str, topic: str, count: int) -> float:
         await producer.stop()
 
 
-async def broker_consume_rate(bootstrap: str, topic: str, count: int) -> float:
-    """Records/s one aiokafka consumer reads from the start of ``topic``."""
+async def reader_from_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A started consumer assigned every partition of ``topic``, from its first record.
+
+    The caller stops it.
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
@@ -109,6 +112,16 @@ async def broker_consume_rate(bootstrap: str, topic: str, count: int) -> float:
     try:
         partitions = await partitions_of(consumer, topic)
         consumer.assign([TopicPartition(topic, p) for p in partitions])
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def broker_consume_rate(bootstrap: str, topic: str, count: int) -> float:
+    """Records/s one aiokafka consumer reads from the start of ``topic``."""
+    consumer = await reader_from_start(bootstrap, topic)
+    try:
         seen = 0
         started = time.perf_counter()
         while seen < count:

@@ -42,6 +42,7 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[int]:
         settings.batch_size, within=settings.batch_within_seconds
     ):
         changed = 0
+        spans = tracer()
         last_event_of = {}  # partition -> an event of it, to write that partition as
         for index, event in enumerate(events, start=1):
             if index % YIELD_EVERY == 0:
@@ -50,7 +51,7 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[int]:
                 await asyncio.sleep(0)
             message = event.message
             last_event_of[message.partition] = event
-            with tracer().start_as_current_span(
+            with spans.start_as_current_span(
                 "moodstream.aggregator.apply", context=extract_context(message.headers)
             ) as span:
                 span.set_attribute("moodstream.message_id", event.value.id)

@@ -69,14 +69,15 @@ class _PartitionWrites:
 
 @dataclass
 class AggregationSettings:
-    """The retention and lateness rules :class:`Aggregation` applies."""
+    """The retention and lateness rules :class:`Aggregation` applies (their defaults and
+    meaning live in the aggregator's :class:`~moodstream_aggregator.settings.Settings`)."""
 
-    grace_seconds: float = 60.0
-    message_retention_seconds: float = 86_400.0
-    watermark_max_ahead_seconds: float = 60.0
-    expiry_interval_seconds: float = 10.0
-    second_windows_retained: int = 3_600
-    minute_windows_retained: int = 1_440
+    grace_seconds: float
+    message_retention_seconds: float
+    watermark_max_ahead_seconds: float
+    expiry_interval_seconds: float
+    second_windows_retained: int
+    minute_windows_retained: int
 
     @classmethod
     def of(cls, settings: Any) -> AggregationSettings:

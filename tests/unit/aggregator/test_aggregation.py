@@ -25,6 +25,8 @@ RULES = dict(
     message_retention_seconds=400.0,
     watermark_max_ahead_seconds=60.0,
     expiry_interval_seconds=1e12,
+    second_windows_retained=3_600,
+    minute_windows_retained=1_440,
 )
 
 Event = tuple[ScoredMessage, int, int]
