@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import threading
 from collections.abc import Sequence
@@ -182,8 +183,52 @@ def test_length_groups_keep_a_long_text_out_of_a_short_batch() -> None:
     for group, cost in zip(groups, padded, strict=True):
         assert len(group) <= 64
         assert len(group) == 1 or cost <= 64 * 40
-    # One call would pad all 64 texts to 400 words: 25,600; the groups pad 2,980.
-    assert sum(padded) == 6 * 400 + 58 * 10
+    # One call would pad all 64 texts to 400 words: 25,600; the groups pad 1,030.
+    assert sum(padded) == 400 + 63 * 10
+
+
+def test_length_groups_split_where_padding_costs_more_than_a_call() -> None:
+    # One call would pad 64 texts to 30 tokens (1,920); two calls pad 8 x 30 + 56 x 10.
+    lengths = [10] * 56 + [30] * 8
+    groups = length_groups(lengths, max_texts=64, token_budget=2560, call_overhead_tokens=24)
+    assert [sorted(g) for g in groups] == [list(range(56, 64)), list(range(56))]
+    # A few texts one token shorter are not worth a second call: 24 + 4 x 10 > 4 x 1.
+    assert len(length_groups([11] * 60 + [10] * 4, 64, 2560, call_overhead_tokens=24)) == 1
+
+
+def _brute_force_cost(sizes: list[int], max_texts: int, budget: int, overhead: int) -> int:
+    """Least cost over every way to cut the descending ``sizes`` into consecutive groups."""
+    best = None
+    for mask in range(1 << (len(sizes) - 1)):
+        cost, start = 0, 0
+        for end in range(1, len(sizes) + 1):
+            if end == len(sizes) or mask >> (end - 1) & 1:
+                members = end - start
+                if members > max_texts or (members > 1 and members * sizes[start] > budget):
+                    break
+                cost += overhead + members * sizes[start]
+                start = end
+        else:
+            best = cost if best is None else min(best, cost)
+    assert best is not None
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_length_groups_are_the_cheapest_valid_cut(seed: int) -> None:
+    rng = random.Random(seed)
+    lengths = [rng.choice([1, 3, 8, 9, 14, 20, 40, 90]) for _ in range(rng.randint(1, 9))]
+    max_texts, budget, overhead = rng.randint(1, 6), rng.choice([40, 100, 400]), rng.randint(0, 30)
+    groups = length_groups(lengths, max_texts, budget, call_overhead_tokens=overhead)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    cost = 0
+    for group in groups:
+        longest = max(lengths[i] for i in group)
+        assert len(group) <= max_texts
+        assert len(group) == 1 or len(group) * longest <= budget
+        cost += overhead + len(group) * longest
+    sizes = sorted(lengths, reverse=True)
+    assert cost == _brute_force_cost(sizes, max_texts, budget, overhead)
 
 
 def test_a_text_longer_than_the_budget_is_scored_alone() -> None:
