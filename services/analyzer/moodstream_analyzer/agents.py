@@ -3,8 +3,9 @@
 Reads: ``raw`` (:class:`RawMessage`, keyed by message id).
 Writes: ``scored`` (:class:`ScoredMessage`, same key, so per-message order holds).
 
-Records are batched with ``take_events`` and scored in one model call on a single
-executor thread, so the event loop keeps heartbeating while the model runs.
+Records are batched with ``take_events`` and scored in model calls on a single
+executor thread, so the event loop keeps heartbeating (and sends the previous call's
+records) while the model runs.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from faust import StreamT
+from faust.types import EventT
 from opentelemetry import trace
 
 from moodstream_analyzer.app import app, raw_topic, scored_topic, settings
-from moodstream_analyzer.delivery import publish_in_order
+from moodstream_analyzer.delivery import OrderedPublisher
 from moodstream_analyzer.model import ModelUnavailable, SentimentModel, load_model
 from moodstream_analyzer.scoring import score_batch
 from moodstream_common.metrics import BATCH_SIZE, MESSAGES_IN, MESSAGES_OUT, MODEL_LATENCY
-from moodstream_common.records import RawMessage
+from moodstream_common.records import RawMessage, ScoredMessage
 from moodstream_common.tracing import extract_context, inject_headers, tracer
 
 log = logging.getLogger("moodstream.analyzer")
@@ -87,39 +89,53 @@ async def model() -> SentimentModel:
 
 @app.agent(raw_topic, concurrency=1)
 async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
-    """Score raw records in batches and publish them to ``scored``; yields batch sizes."""
+    """Score raw records in batches and publish them to ``scored``; yields batch sizes.
+
+    A batch of up to ``stream_batch_size`` records is scored in model calls of
+    ``batch_size``; each call's records are sent as soon as they are scored, so their
+    broker round trips overlap the next call, and the batch ends only when the broker
+    has acknowledged all of them (:class:`OrderedPublisher`).
+    """
     sentiment_model = await model()
     loop = asyncio.get_running_loop()
     async for events in stream.take_events(  # type: ignore[attr-defined]  # Stream has it; StreamT lacks it
-        settings.batch_size, within=settings.batch_within_seconds
+        settings.stream_batch_size, within=settings.batch_within_seconds
     ):
         records = [event.value for event in events]
         links = [
             trace.Link(trace.get_current_span(extract_context(e.message.headers)).get_span_context())
             for e in events
         ]
+        publisher: OrderedPublisher[tuple[ScoredMessage, dict[str, bytes]]] = OrderedPublisher(
+            lambda item: scored_topic.send(key=item[0].id, value=item[0], headers=item[1])
+        )
         with tracer().start_as_current_span("moodstream.analyzer.batch", links=links) as span:
             span.set_attribute("moodstream.batch_size", len(records))
             MESSAGES_IN.labels(SERVICE, raw_topic.get_topic_name()).inc(len(records))
-            BATCH_SIZE.labels(SERVICE).observe(len(records))
-            started = time.perf_counter()
-            scored = await loop.run_in_executor(
-                _executor, score_batch, sentiment_model, records
-            )
-            MODEL_LATENCY.labels(SERVICE).observe(time.perf_counter() - started)
-        outgoing = []  # (record, headers carrying its score span)
-        for event, record in zip(events, scored, strict=True):
-            parent = extract_context(event.message.headers)
-            with tracer().start_as_current_span(
-                "moodstream.analyzer.score", context=parent
-            ) as span:
-                span.set_attribute("moodstream.message_id", record.id)
-                span.set_attribute("moodstream.label", record.label or "")
-                outgoing.append((record, inject_headers()))
+            for start in range(0, len(events), settings.batch_size):
+                chunk = events[start : start + settings.batch_size]
+                BATCH_SIZE.labels(SERVICE).observe(len(chunk))
+                started = time.perf_counter()
+                scored = await loop.run_in_executor(
+                    _executor, score_batch, sentiment_model, records[start : start + len(chunk)]
+                )
+                MODEL_LATENCY.labels(SERVICE).observe(time.perf_counter() - started)
+                await publisher.send(_with_score_spans(chunk, scored))
         # Every record on the broker before the batch's offsets can be committed.
-        await publish_in_order(
-            lambda item: scored_topic.send(key=item[0].id, value=item[0], headers=item[1]),
-            outgoing,
-        )
-        MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(scored))
+        await publisher.settle()
+        MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(records))
         yield len(records)
+
+
+def _with_score_spans(
+    events: Sequence[EventT], scored: Sequence[ScoredMessage]
+) -> list[tuple[ScoredMessage, dict[str, bytes]]]:
+    """Each scored record with headers carrying its own span, a child of its raw record's."""
+    outgoing = []
+    for event, record in zip(events, scored, strict=True):
+        parent = extract_context(event.message.headers)
+        with tracer().start_as_current_span("moodstream.analyzer.score", context=parent) as span:
+            span.set_attribute("moodstream.message_id", record.id)
+            span.set_attribute("moodstream.label", record.label or "")
+            outgoing.append((record, inject_headers()))
+    return outgoing

@@ -19,13 +19,72 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from moodstream_common.backoff import retry_delays
 
 log = logging.getLogger("moodstream.analyzer.delivery")
 
 T = TypeVar("T")
+
+
+class OrderedPublisher(Generic[T]):
+    """Sends records as they are ready, in order, and settles them all at the end.
+
+    The analyzer scores a batch taken from ``raw`` in several model calls; each call's
+    records go to :meth:`send` at once, so their broker round trips overlap the next
+    call instead of idling the model. :meth:`settle` waits for every delivery and, from
+    the first record the broker refused, re-sends it and everything after it, in order
+    (across calls too), until all are acknowledged. Only then may the batch's offsets be
+    committed. ``send(record)`` starts one send and returns its delivery future (Faust's
+    ``topic.send``).
+    """
+
+    def __init__(self, send: Callable[[T], Awaitable[Awaitable[Any]]]) -> None:
+        self._send = send
+        self._records: list[T] = []
+        self._deliveries: list[Awaitable[Any]] = []
+        self._refused: BaseException | None = None
+
+    async def send(self, records: Sequence[T]) -> None:
+        """Start sending ``records`` after the ones already given.
+
+        After a send that raised (refused before it was even queued), later records are
+        only kept: :meth:`settle` sends them, in order, after the refused one.
+        """
+        self._records.extend(records)
+        for record in records:
+            if self._refused is not None:
+                return
+            try:
+                self._deliveries.append(await self._send(record))
+            except Exception as exc:  # noqa: BLE001  refused before it was even queued
+                self._refused = exc
+
+    async def settle(self, *, delays: Iterator[float] | None = None) -> int:
+        """Wait until every record is acknowledged; returns how many were re-sent.
+
+        Waits with backoff between tries and logs one WARNING per try. Cancellation
+        (the worker stopping) propagates.
+        """
+        delays = delays if delays is not None else retry_delays()
+        pending, error = self._records, self._refused
+        failed_at = await _first_failure(self._deliveries)
+        if failed_at is not None:
+            error = failed_at[1]
+        start = failed_at[0] if failed_at is not None else len(self._deliveries)
+        resent = 0
+        while start < len(pending):
+            pending = pending[start:]
+            delay = next(delays)
+            log.warning(
+                "broker refused a scored record (%s: %s); re-sending %d records in order in %.1fs",
+                type(error).__name__, error, len(pending), delay,
+            )
+            resent += len(pending)
+            await asyncio.sleep(delay)
+            start, error = await _send_all(self._send, pending)
+        return resent
 
 
 async def publish_in_order(
@@ -36,45 +95,35 @@ async def publish_in_order(
 ) -> int:
     """Send every record with ``send`` until all are acknowledged; return the re-sends.
 
-    ``send(record)`` starts one send and returns its delivery future (Faust's
-    ``topic.send``). Waits with backoff between tries and logs one WARNING per try.
-    Cancellation (the worker stopping) propagates.
+    The one-call form of :class:`OrderedPublisher`.
     """
-    pending = list(records)
-    delays = delays if delays is not None else retry_delays()
-    resent = 0
-    while pending:
-        failed_at, error = await _send_all(send, pending)
-        if failed_at is None:
-            return resent
-        pending = pending[failed_at:]
-        delay = next(delays)
-        log.warning(
-            "broker refused a scored record (%s: %s); re-sending %d records in order in %.1fs",
-            type(error).__name__, error, len(pending), delay,
-        )
-        resent += len(pending)
-        await asyncio.sleep(delay)
-    return resent
+    publisher = OrderedPublisher(send)
+    await publisher.send(records)
+    return await publisher.settle(delays=delays)
 
 
-async def _send_all(
-    send: Callable[[T], Awaitable[Awaitable[Any]]], records: Sequence[T]
-) -> tuple[int | None, BaseException | None]:
-    """Send ``records``; the index and error of the first that failed, or (None, None)."""
-    deliveries = []
-    failed_at: int | None = None
-    error: BaseException | None = None
-    for index, record in enumerate(records):
-        try:
-            deliveries.append(await send(record))
-        except Exception as exc:  # noqa: BLE001  refused before it was even queued
-            failed_at, error = index, exc
-            break
+async def _first_failure(deliveries: Sequence[Awaitable[Any]]) -> tuple[int, BaseException] | None:
+    """The index and error of the first delivery that failed, once all have finished."""
     results = await asyncio.gather(*deliveries, return_exceptions=True)
     for index, result in enumerate(results):
         if isinstance(result, asyncio.CancelledError):
             raise result
         if isinstance(result, BaseException):
             return index, result
-    return failed_at, error
+    return None
+
+
+async def _send_all(
+    send: Callable[[T], Awaitable[Awaitable[Any]]], records: Sequence[T]
+) -> tuple[int, BaseException | None]:
+    """Send ``records``; the index and error of the first that failed, or
+    ``(len(records), None)`` when all were acknowledged."""
+    deliveries = []
+    for index, record in enumerate(records):
+        try:
+            deliveries.append(await send(record))
+        except Exception as exc:  # noqa: BLE001  refused before it was even queued
+            failed = await _first_failure(deliveries)
+            return failed if failed is not None else (index, exc)
+    failed = await _first_failure(deliveries)
+    return failed if failed is not None else (len(records), None)

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         "(the service stays up, /readyz answers 503 with the reason).",
     )
     batch_size: int = Field(default=64, description="Most texts per model call.")
+    stream_batch_size: int = Field(
+        default=256,
+        description="Most raw records taken from the stream at once. They are scored in "
+        "model calls of ANALYZER_BATCH_SIZE, each call's records sent while the next call "
+        "runs, and all acknowledged by the broker before their offsets can commit.",
+    )
     batch_within_seconds: float = Field(
         default=0.1, description="Longest wait to fill a batch before scoring what is there."
     )
