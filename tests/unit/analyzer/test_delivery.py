@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from moodstream_analyzer.delivery import publish_in_order
+from moodstream_analyzer.delivery import OrderedPublisher, publish_in_order
 
 
 class Broker:
@@ -71,3 +71,34 @@ async def test_cancellation_propagates():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_records_sent_over_several_calls_land_in_order():
+    broker = Broker()
+    publisher = OrderedPublisher(broker.send)
+    await publisher.send(["a", "b"])
+    await publisher.send(["c"])
+    assert broker.landed == ["a", "b", "c"], "each call's records go out at once"
+    assert await publisher.settle(delays=_no_wait()) == 0
+    assert broker.landed == ["a", "b", "c"]
+
+
+async def test_a_refusal_in_an_earlier_call_resends_the_later_calls_too():
+    # "u1" (first call) is refused after "d1" (its delete, second call) was sent: the
+    # re-send must repeat "d1" after "u1", so the delete stays the last word.
+    broker = Broker(refuse={1})
+    publisher = OrderedPublisher(broker.send)
+    await publisher.send(["a", "u1"])
+    await publisher.send(["d1", "b"])
+    assert await publisher.settle(delays=_no_wait()) == 3
+    assert broker.landed == ["a", "d1", "b", "u1", "d1", "b"]
+
+
+async def test_after_a_send_raises_later_calls_wait_for_settle_and_keep_their_order():
+    broker = Broker(raise_on_send={1})
+    publisher = OrderedPublisher(broker.send)
+    await publisher.send(["a", "u1"])
+    await publisher.send(["d1"])
+    assert broker.landed == ["a"], "nothing after the refused record is sent before it"
+    assert await publisher.settle(delays=_no_wait()) == 2
+    assert broker.landed == ["a", "u1", "d1"]
