@@ -189,7 +189,8 @@ def main() -> None:
             "produce_msgs_per_s": round(produce),
             "consume_msgs_per_s": round(consume),
         }
-        v1_model = write_v1_flair_path(Path(tempfile.mkdtemp(prefix="v1-flair-path-")))
+        (state / "v1-flair-path").mkdir()
+        v1_model = write_v1_flair_path(state / "v1-flair-path")
         for run_index, (key, analyzers, backend, model) in enumerate(RUNS, start=1):
             prefix = f"p{run_index}-"
             model_path = MODEL if model == "served" else v1_model

@@ -68,11 +68,9 @@ class OrderedPublisher(Generic[T]):
         (the worker stopping) propagates.
         """
         delays = delays if delays is not None else retry_delays()
-        pending, error = self._records, self._refused
-        failed_at = await _first_failure(self._deliveries)
-        if failed_at is not None:
-            error = failed_at[1]
-        start = failed_at[0] if failed_at is not None else len(self._deliveries)
+        failure = await _first_failure(self._deliveries)
+        start, error = failure if failure is not None else (len(self._deliveries), self._refused)
+        pending = self._records
         resent = 0
         while start < len(pending):
             pending = pending[start:]
