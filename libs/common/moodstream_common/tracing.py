@@ -90,3 +90,34 @@ def extract_context(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] |
         for key, value in pairs
     }
     return propagate.extract(carrier)
+
+
+def batch_links(contexts: Iterable[Context]) -> list[trace.Link]:
+    """Links from a batch span to the spans that produced its records.
+
+    A batch span has many parents, one per record, so it links to them instead
+    (OpenTelemetry's fan-in pattern); a record with no trace context adds an invalid
+    link, which exporters drop.
+    """
+    return [trace.Link(trace.get_current_span(context).get_span_context()) for context in contexts]
+
+
+def child_span_headers(
+    name: str,
+    parent: Context,
+    attributes: Mapping[str, str | int | float | bool],
+    *,
+    spans: trace.Tracer | None = None,
+) -> dict[str, bytes]:
+    """Record one span, a child of ``parent``, and return its trace context as headers.
+
+    The span covers no work of its own: it marks a record passing through a stage, so
+    the record's next stage can continue the trace. Cheaper than
+    ``start_as_current_span``, as it never becomes the current span. ``spans`` is the
+    tracer to use (default: :func:`tracer`).
+    """
+    span = (spans or tracer()).start_span(name, context=parent, attributes=attributes)
+    try:
+        return inject_headers(trace.set_span_in_context(span))
+    finally:
+        span.end()

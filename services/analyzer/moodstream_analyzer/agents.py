@@ -4,8 +4,8 @@ Reads: ``raw`` (:class:`RawMessage`, keyed by message id).
 Writes: ``scored`` (:class:`ScoredMessage`, same key, so per-message order holds).
 
 Records are batched with ``take_events`` and scored in model calls on a single
-executor thread, so the event loop keeps heartbeating (and sends the previous call's
-records) while the model runs.
+executor thread, so the event loop keeps heartbeating (and traces and sends the
+finished calls' records) while the model runs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from faust import StreamT
 from faust.types import EventT
-from opentelemetry import trace
+from opentelemetry.context import Context
 
 from moodstream_analyzer.app import app, raw_topic, scored_topic, settings
 from moodstream_analyzer.delivery import OrderedPublisher
@@ -27,7 +27,7 @@ from moodstream_analyzer.model import ModelUnavailable, SentimentModel, load_mod
 from moodstream_analyzer.scoring import score_batch
 from moodstream_common.metrics import BATCH_SIZE, MESSAGES_IN, MESSAGES_OUT, MODEL_LATENCY
 from moodstream_common.records import RawMessage, ScoredMessage
-from moodstream_common.tracing import extract_context, inject_headers, tracer
+from moodstream_common.tracing import batch_links, child_span_headers, extract_context, tracer
 
 log = logging.getLogger("moodstream.analyzer")
 SERVICE = "analyzer"
@@ -92,7 +92,8 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
     """Score raw records in batches and publish them to ``scored``; yields batch sizes.
 
     A batch of up to ``stream_batch_size`` records is scored in model calls of
-    ``batch_size``; each call's records are sent as soon as they are scored, so their
+    ``batch_size``, all queued on the model thread at once so each starts the moment
+    the previous one ends. Each call's records are sent as soon as it is done, so their
     broker round trips overlap the next call, and the batch ends only when the broker
     has acknowledged all of them (:class:`OrderedPublisher`).
     """
@@ -101,41 +102,57 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
     async for events in stream.take_events(  # type: ignore[attr-defined]  # Stream has it; StreamT lacks it
         settings.stream_batch_size, within=settings.batch_within_seconds
     ):
-        records = [event.value for event in events]
-        links = [
-            trace.Link(trace.get_current_span(extract_context(e.message.headers)).get_span_context())
-            for e in events
+        chunks = [
+            events[start : start + settings.batch_size]
+            for start in range(0, len(events), settings.batch_size)
         ]
+        calls = [
+            loop.run_in_executor(_executor, _timed_score, sentiment_model, chunk)
+            for chunk in chunks
+        ]
+        parents = [extract_context(event.message.headers) for event in events]
         publisher: OrderedPublisher[tuple[ScoredMessage, dict[str, bytes]]] = OrderedPublisher(
             lambda item: scored_topic.send(key=item[0].id, value=item[0], headers=item[1])
         )
-        with tracer().start_as_current_span("moodstream.analyzer.batch", links=links) as span:
-            span.set_attribute("moodstream.batch_size", len(records))
-            MESSAGES_IN.labels(SERVICE, raw_topic.get_topic_name()).inc(len(records))
-            for start in range(0, len(events), settings.batch_size):
-                chunk = events[start : start + settings.batch_size]
+        with tracer().start_as_current_span(
+            "moodstream.analyzer.batch", links=batch_links(parents)
+        ) as span:
+            span.set_attribute("moodstream.batch_size", len(events))
+            MESSAGES_IN.labels(SERVICE, raw_topic.get_topic_name()).inc(len(events))
+            offset = 0
+            for chunk, call in zip(chunks, calls, strict=True):
+                scored, seconds = await call
                 BATCH_SIZE.labels(SERVICE).observe(len(chunk))
-                started = time.perf_counter()
-                scored = await loop.run_in_executor(
-                    _executor, score_batch, sentiment_model, records[start : start + len(chunk)]
-                )
-                MODEL_LATENCY.labels(SERVICE).observe(time.perf_counter() - started)
-                await publisher.send(_with_score_spans(chunk, scored))
+                MODEL_LATENCY.labels(SERVICE).observe(seconds)
+                chunk_parents, offset = parents[offset : offset + len(chunk)], offset + len(chunk)
+                await publisher.send(_with_score_spans(chunk_parents, scored))
         # Every record on the broker before the batch's offsets can be committed.
         await publisher.settle()
-        MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(records))
-        yield len(records)
+        MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(events))
+        yield len(events)
+
+
+def _timed_score(
+    sentiment_model: SentimentModel, events: Sequence[EventT]
+) -> tuple[list[ScoredMessage], float]:
+    """Score the events' records (on the model thread); also how long the call took."""
+    started = time.perf_counter()
+    scored = score_batch(sentiment_model, [event.value for event in events])
+    return scored, time.perf_counter() - started
 
 
 def _with_score_spans(
-    events: Sequence[EventT], scored: Sequence[ScoredMessage]
+    parents: Sequence[Context], scored: Sequence[ScoredMessage]
 ) -> list[tuple[ScoredMessage, dict[str, bytes]]]:
     """Each scored record with headers carrying its own span, a child of its raw record's."""
-    outgoing = []
-    for event, record in zip(events, scored, strict=True):
-        parent = extract_context(event.message.headers)
-        with tracer().start_as_current_span("moodstream.analyzer.score", context=parent) as span:
-            span.set_attribute("moodstream.message_id", record.id)
-            span.set_attribute("moodstream.label", record.label or "")
-            outgoing.append((record, inject_headers()))
-    return outgoing
+    return [
+        (
+            record,
+            child_span_headers(
+                "moodstream.analyzer.score",
+                parent,
+                {"moodstream.message_id": record.id, "moodstream.label": record.label or ""},
+            ),
+        )
+        for parent, record in zip(parents, scored, strict=True)
+    ]

@@ -12,10 +12,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 from faust import StreamT
-from opentelemetry import trace
 
 from moodstream_common.backoff import retry_delays
-from moodstream_common.tracing import extract_context, tracer
+from moodstream_common.tracing import batch_links, extract_context, tracer
 from moodstream_ingest.app import app, events_topic, settings
 from moodstream_ingest.intake import BrokerUnavailable, Item, Outcome, accept, item_from_body
 
@@ -53,10 +52,7 @@ async def intake_events(stream: StreamT[bytes]) -> AsyncIterator[int]:
     Offsets are acknowledged only after the batch's records are in the broker.
     """
     async for events in stream.take_events(settings.topic_batch_size, within=0.05):  # type: ignore[attr-defined]  # not on StreamT
-        links = [
-            trace.Link(trace.get_current_span(extract_context(e.message.headers)).get_span_context())
-            for e in events
-        ]
+        links = batch_links(extract_context(e.message.headers) for e in events)
         with tracer().start_as_current_span("moodstream.ingest.topic", links=links):
             items = [
                 item_from_body(e.value if isinstance(e.value, bytes) else b"") for e in events
