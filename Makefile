@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 .PHONY: help install model run broker test test-unit test-integration test-e2e lint bench loadgen replay clean up down logs
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt scripts/install.sh
 	@bash scripts/install.sh
@@ -33,6 +33,18 @@ test: install model ## Run every test (unit, integration on the real broker, e2e
 
 test-unit: install ## Run the fast unit tests only
 	$(PY) -m pytest tests/unit
+
+test-integration: install model ## Run the integration tests (real broker, RocksDB, RabbitMQ)
+	$(PY) -m pytest tests/integration
+
+test-e2e: install model ## Run the end-to-end tests (the whole stack in processes, a real browser)
+	$(PY) -m pytest tests/e2e
+
+loadgen: install ## Send load to a running `make run` stack; ARGS="--count 20000 --rate 500 --via http"
+	$(VENV)/bin/moodstream loadgen $(ARGS)
+
+replay: install ## Reprocess a topic; ARGS="--service analyzer --from earliest --dry-run"
+	$(VENV)/bin/moodstream replay $(ARGS)
 
 lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check libs services tools tests bench

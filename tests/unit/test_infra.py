@@ -683,3 +683,12 @@ def test_readme_explains_scaling_out():
         assert term in section[1], f"'Scaling out' does not mention {term}"
     for spec in topics.ALL_TOPICS:
         assert f"`{spec.base}`" in section[1]
+
+
+def test_every_phony_make_target_exists():
+    makefile = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.MULTILINE)
+    assert phony is not None
+    targets = set(re.findall(r"^([a-zA-Z0-9_-]+):", makefile, re.MULTILINE))
+    missing = [name for name in phony.group(1).split() if name not in targets]
+    assert not missing, f".PHONY names targets the Makefile does not define: {missing}"
