@@ -51,7 +51,9 @@ async def intake_events(stream: StreamT[bytes]) -> AsyncIterator[int]:
 
     Offsets are acknowledged only after the batch's records are in the broker.
     """
-    async for events in stream.take_events(settings.topic_batch_size, within=0.05):  # type: ignore[attr-defined]  # not on StreamT
+    async for events in stream.take_events(  # type: ignore[attr-defined]  # not on StreamT
+        settings.topic_batch_size, within=settings.topic_batch_wait_seconds
+    ):
         links = batch_links(extract_context(e.message.headers) for e in events)
         with tracer().start_as_current_span("moodstream.ingest.topic", links=links):
             items = [

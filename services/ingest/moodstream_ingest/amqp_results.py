@@ -33,8 +33,6 @@ from moodstream_ingest.app import app, dead_letter_topic, settings
 
 log = logging.getLogger("moodstream.ingest.amqp")
 
-BATCH = 200
-
 
 def processed_body(record: ScoredMessage) -> dict[str, Any]:
     """What ``processed_texts`` consumers receive for one scored message."""
@@ -138,7 +136,9 @@ if settings.amqp_url.get_secret_value() and settings.amqp_sink:
     @app.agent(scored_topic)
     async def publish_scored(stream: StreamT[ScoredMessage]) -> AsyncIterator[int]:
         """Publish scored updates to ``processed_texts``; yields batch sizes."""
-        async for events in stream.take_events(BATCH, within=0.2):  # type: ignore[attr-defined]  # not on StreamT
+        async for events in stream.take_events(  # type: ignore[attr-defined]  # not on StreamT
+            settings.amqp_sink_batch_size, within=settings.amqp_sink_batch_wait_seconds
+        ):
             records = [e.value for e in events]
             bodies = [(r.id, processed_body(r)) for r in records if r.type != EVENT_DELETE]
             if bodies:
@@ -148,7 +148,9 @@ if settings.amqp_url.get_secret_value() and settings.amqp_sink:
     @app.agent(dead_letter_topic)
     async def publish_failed(stream: StreamT[DeadLetter]) -> AsyncIterator[int]:
         """Publish dead letters through the failed exchange; yields batch sizes."""
-        async for events in stream.take_events(BATCH, within=0.2):  # type: ignore[attr-defined]  # not on StreamT
+        async for events in stream.take_events(  # type: ignore[attr-defined]  # not on StreamT
+            settings.amqp_sink_batch_size, within=settings.amqp_sink_batch_wait_seconds
+        ):
             records = [e.value for e in events]
             await publisher.publish(True, [(r.message_id, failed_body(r)) for r in records])
             yield len(records)

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     topic_batch_size: int = Field(
         default=500, description="Most input-topic events validated and sent as one batch."
     )
+    topic_batch_wait_seconds: float = Field(
+        default=0.05, description="Longest a partial input-topic batch waits for more events."
+    )
     delivery_timeout_seconds: float = Field(
         default=10.0,
         description="Longest an intake request waits for the broker to take its records "
@@ -58,6 +61,13 @@ class Settings(BaseSettings):
         default=True,
         description="With amqp_url set, also publish scored results and dead letters to "
         "RabbitMQ.",
+    )
+    amqp_sink_batch_size: int = Field(
+        default=200,
+        description="Most scored records or dead letters published to RabbitMQ as one batch.",
+    )
+    amqp_sink_batch_wait_seconds: float = Field(
+        default=0.2, description="Longest a partial RabbitMQ publish batch waits for more."
     )
     amqp_processed_queue: str = Field(
         default="processed_texts", description="Queue that receives each scored message."
