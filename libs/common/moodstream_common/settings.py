@@ -7,6 +7,7 @@ Each service adds its own ``Settings`` class (env prefix ``INGEST_``, ``ANALYZER
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,17 @@ class BrokerSettings(BaseSettings):
     )
     topic_prefix: str = Field(default="", description="Prefix for every topic and app id.")
     data_dir: Path = Field(default=Path("var/state"), description="Local state (RocksDB).")
-    environment: str = Field(default="development", description="development | production")
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="`production` refuses to start while a token guarding an endpoint that "
+        "changes state is empty (INGEST_API_TOKEN), unless MOODSTREAM_ALLOW_OPEN_ENDPOINTS "
+        "says so.",
+    )
+    allow_open_endpoints: bool = Field(
+        default=False,
+        description="In production, start even with endpoints that change state left open "
+        "(no token), e.g. behind a gateway that authenticates.",
+    )
     broker_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )
@@ -51,4 +62,22 @@ class BrokerSettings(BaseSettings):
         """``host:port[,host:port]`` form for plain aiokafka clients."""
         return ",".join(
             part.split("://", 1)[-1] for part in self.broker_url.split(",") if part.strip()
+        )
+
+
+def require_tokens_in_production(broker: BrokerSettings, tokens: dict[str, SecretStr]) -> None:
+    """Refuse to start in production while a token guarding a state change is empty.
+
+    ``tokens`` maps each token's environment variable name to its value; the error names
+    every empty one and how to start anyway. Raises ``ValueError`` (pydantic reports it
+    as a validation error of the settings).
+    """
+    if broker.environment != "production" or broker.allow_open_endpoints:
+        return
+    empty = [name for name, token in tokens.items() if not token.get_secret_value()]
+    if empty:
+        raise ValueError(
+            f"MOODSTREAM_ENVIRONMENT=production but {', '.join(empty)} is empty, which "
+            "leaves endpoints that change state open to anyone: set it, or set "
+            "MOODSTREAM_ALLOW_OPEN_ENDPOINTS=true to start anyway"
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from moodstream_common.settings import BrokerSettings
+from moodstream_common.settings import BrokerSettings, require_tokens_in_production
 
 
 class Settings(BaseSettings):
@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     )
     api_token: SecretStr = Field(
         default=SecretStr(""),
-        description="Bearer token required on intake endpoints; empty = open (development).",
+        description="Bearer token required on intake endpoints; empty = open (refused in "
+        "production unless MOODSTREAM_ALLOW_OPEN_ENDPOINTS=true).",
     )
     amqp_url: SecretStr = Field(
         default=SecretStr(""),
@@ -80,6 +81,11 @@ class Settings(BaseSettings):
         default="failed_texts", description="Queue that receives each dead letter."
     )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+    @model_validator(mode="after")
+    def _tokens_set_in_production(self) -> Settings:
+        require_tokens_in_production(self.broker, {"INGEST_API_TOKEN": self.api_token})
+        return self
 
 
 def amqp_queue_names(settings: Settings) -> list[str]:
