@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 
 import aio_pika
 import httpx
@@ -100,7 +99,11 @@ def test_competing_bridges_count_every_message_once(broker, stack, stack_prefix,
             return httpx.get(f"{aggregator}/v1/totals", timeout=10).json()["total"]
 
         eventually(lambda: total() == expected, timeout=120)
-        time.sleep(3)
+        # Everything the bridge wrote has been scored and applied: a duplicate would show.
+        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+                        topics.RAW.name(stack_prefix), timeout=120)
+        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
+                        topics.SCORED.name(stack_prefix), timeout=120)
         assert total() == expected, "a duplicate was counted"
         assert httpx.get(f"{aggregator}/v1/messages/t_5", timeout=10).status_code == 200
 

@@ -20,11 +20,10 @@ from moodstream_common import topics
 from moodstream_dev.broker import EmbeddedBroker, create_topics, free_port
 from moodstream_dev.processes import SERVICES, ServiceProcess, service_env
 from tests.e2e.conftest import MODEL_PATH
-from tests.helpers import eventually
+from tests.helpers import eventually, group_caught_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-OUTAGE_SECONDS = 12
 # One line per kind of aiokafka error per 10 s, plus Faust's own few: far below the
 # ~10 lines a second per client it logs without the throttle.
 MAX_LOG_LINES_DURING_OUTAGE = 150
@@ -98,16 +97,23 @@ def test_services_ride_out_a_broker_restart(tmp_path):
         assert refused.json()["reason"] == "broker_unavailable"
         assert refused.headers["Retry-After"] == "5"
         assert time.monotonic() - started < 20, "intake must answer, not hang"
-        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
+        # The outage lasts until every service has noticed it (not ready, out of touch
+        # with its group) and the aggregator has throttled its errors for a 10 s window.
+        def _outage_noticed() -> bool:
+            states = [_readyz(service) for service in services.values()]
+            throttled = "similar in 10s" in services["aggregator"].log_path.read_text(
+                errors="replace"
+            )
+            return throttled and all(
+                (state.get("ready"), state.get("group_coordinator")) == (False, False)
+                for state in states
+            )
+
+        eventually(_outage_noticed, timeout=60, interval=0.5)
         for name, service in services.items():
             assert service.process.poll() is None, f"{name} exited while the broker was away"
             logged = _line_count(service) - lines_before[name]
             assert logged < MAX_LOG_LINES_DURING_OUTAGE, f"{name} logged {logged} lines"
-        assert "similar in 10s" in services["aggregator"].log_path.read_text(errors="replace")
-        for name, service in services.items():
-            # Out of touch with its group: not ready, and the probe says why.
-            state = _readyz(service)
-            assert (state["ready"], state["group_coordinator"]) == (False, False), (name, state)
 
         broker = EmbeddedBroker(port=port, log_path=tmp_path / "broker-2.log").start()
         create_topics(broker.bootstrap, topics.ALL_TOPICS)
@@ -132,7 +138,11 @@ def test_services_ride_out_a_broker_restart(tmp_path):
             timeout=120,
         )
         assert httpx.get(f"{aggregator}/v1/messages/before_3", timeout=5).status_code == 404
-        time.sleep(3)
+        # Everything sent has been scored and applied, so no late record can still count.
+        group_caught_up(broker.bootstrap, "moodstream-analyzer", topics.RAW.name(""), timeout=120)
+        group_caught_up(
+            broker.bootstrap, "moodstream-aggregator", topics.SCORED.name(""), timeout=120
+        )
         totals = httpx.get(f"{aggregator}/v1/totals", timeout=5).json()
         during = httpx.get(f"{aggregator}/v1/messages/during_1", timeout=5).status_code == 200
         assert totals["total"] == 10 + during, totals

@@ -1,13 +1,12 @@
 """A service started before its broker waits (with a clear log line) instead of
 crashing, and becomes ready once the broker is there."""
 
-import time
-
 import pytest
 
 from moodstream_common import topics
 from moodstream_dev.broker import EmbeddedBroker, create_topics, free_port
 from moodstream_dev.processes import ServiceProcess, service_env
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -19,10 +18,14 @@ def test_ingest_started_before_the_broker_waits_then_runs(tmp_path):
     service = ServiceProcess("ingest", web_port, env, tmp_path / "ingest.log")
     service.start()
     try:
-        time.sleep(4)
+        # Still there after a second try: it waits, it does not crash-loop.
+        eventually(
+            lambda: service.process.poll() is not None
+            or "(try 2); retrying in" in service.log_path.read_text(),
+            timeout=60,
+        )
         assert service.process.poll() is None, "the service exited instead of waiting"
-        log = service.log_path.read_text()
-        assert "broker not reachable" in log and "retrying in" in log
+        assert "broker not reachable" in service.log_path.read_text()
         with EmbeddedBroker(port=broker_port, log_path=tmp_path / "broker.log") as broker:
             create_topics(broker.bootstrap, topics.ALL_TOPICS)
             waited = service.wait_ready(60)
