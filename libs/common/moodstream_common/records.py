@@ -63,11 +63,18 @@ class ScoredMessage(faust.Record, namespace="moodstream.scored.v1", serializer="
     scored_at: float = 0.0
 
 
+# What ``AggregateUpdate.kind`` can be: the aggregator's published row kinds
+# (moodstream_aggregator.kinds; a test keeps the two equal).
+AGGREGATE_KINDS = ("total", "second", "minute", "user", "hashtag", "hashtag_minute")
+
+
 class AggregateUpdate(faust.Record, namespace="moodstream.aggregate.v1", serializer="json"):
     """A snapshot of one aggregate after it changed, on the ``aggregates`` topic.
 
-    ``kind`` names the view (``sentiment_second``, ``sentiment_minute``,
-    ``hashtags_minute``, ``user``), ``key`` the row within it.
+    ``kind`` is one of :data:`AGGREGATE_KINDS`, ``key`` the row within it (``all``, a
+    window start in epoch seconds, a user id or a hashtag); the record's key is
+    ``kind|key``. ``value`` is the row summed over every worker: label counts, total and
+    mean score, or ``{"top": [{"hashtag", "count"}...]}`` for ``hashtag_minute``.
     """
 
     kind: str

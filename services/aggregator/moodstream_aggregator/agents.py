@@ -22,6 +22,7 @@ from moodstream_aggregator import queries, scatter, tables
 from moodstream_aggregator.aggregation import Aggregation, AggregationSettings
 from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
 from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.kinds import RowKind
 from moodstream_common.metrics import MESSAGES_IN
 from moodstream_common.records import AggregateUpdate, ScoredMessage
 from moodstream_common.tracing import extract_context, tracer
@@ -84,11 +85,11 @@ async def publish_changes() -> None:
     now = time.time()
     for kind, key in changed:
         rows = await scatter.rows(kind, [key])
-        if kind == "hashtag_minute":
+        if kind == RowKind.HASHTAG_MINUTE:
             value: dict[str, object] = {"top": queries.top_from(rows.get(key, {}), 5)}
         else:
             value = dict(summarize(rows.get(key) or empty_counts()))
-        window = float(key) if kind in ("second", "minute", "hashtag_minute") else None
+        window = float(key) if kind.window_seconds else None
         await aggregates_topic.send(
             key=f"{kind}|{key}",
             value=AggregateUpdate(

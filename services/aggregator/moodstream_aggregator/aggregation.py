@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moodstream_aggregator.contributions import (
-    MINUTE,
     Contribution,
     Delta,
     apply_delta,
@@ -43,6 +42,7 @@ from moodstream_aggregator.contributions import (
     window_start,
 )
 from moodstream_aggregator.keys import MESSAGE_PREFIX, OFFSET, message_key, partition_of, row_key
+from moodstream_aggregator.kinds import MINUTE, RowKind
 from moodstream_aggregator.retention import RetentionIndex
 from moodstream_common.records import EVENT_DELETE, ScoredMessage
 
@@ -109,7 +109,7 @@ class Aggregation:
         )
         # (kind, key) rows changed since the last publish; in memory only, since a
         # lost publish is repaired by the next change or replay.
-        self.dirty: set[tuple[str, str]] = set()
+        self.dirty: set[tuple[RowKind, str]] = set()
         self._pending: dict[int, _PartitionWrites] = {}
         self._last_expiry: dict[int, float] = {}
         self._clock = clock
@@ -154,7 +154,7 @@ class Aggregation:
         if not stored and self._beyond_retention(record.event_time, partition):
             # Its state may have expired after it was counted: applying it again could
             # count it twice, so it is refused and counted as expired instead.
-            self._count(partition, "expired", offset)
+            self._count(partition, RowKind.EXPIRED, offset)
             return False
         old = _contribution(stored.get("current"))
         deleted = record.type == EVENT_DELETE
@@ -175,7 +175,7 @@ class Aggregation:
 
     def _apply_deltas(self, partition: int, offset: int, changes: Iterable[Delta]) -> bool:
         # One write per row: an update may retract and add on the same row (its total).
-        by_row: dict[tuple[str, str], list[Delta]] = {}
+        by_row: dict[tuple[RowKind, str], list[Delta]] = {}
         for delta in changes:
             by_row.setdefault((delta.kind, delta.key), []).append(delta)
         rows = self._writes(partition).rows
@@ -199,7 +199,7 @@ class Aggregation:
 
     def watermark(self, partition: int) -> float:
         """Newest (clamped) event time seen on ``partition``."""
-        mark = self._get(partition, row_key("watermark", partition, "all")) or {}
+        mark = self._get(partition, row_key(RowKind.WATERMARK, partition, "all")) or {}
         return float(mark.get("event_time", 0.0))
 
     def watermark_candidate(self, event_time: float, received_at: float) -> float:
@@ -232,18 +232,18 @@ class Aggregation:
             window_start(event_time, MINUTE) + MINUTE + self.rules.grace_seconds
             < self.watermark(partition)
         ):
-            self._count(partition, "late", offset)
+            self._count(partition, RowKind.LATE, offset)
 
     def _advance_watermark(self, event_time: float, received_at: float, partition: int) -> bool:
         """Move the partition's watermark to this record's candidate if it is ahead."""
         candidate = self.watermark_candidate(event_time, received_at)
         if candidate <= self.watermark(partition):
             return False
-        key = row_key("watermark", partition, "all")
+        key = row_key(RowKind.WATERMARK, partition, "all")
         self._writes(partition).watermark[key] = {"event_time": candidate}
         return True
 
-    def _count(self, partition: int, kind: str, offset: int) -> None:
+    def _count(self, partition: int, kind: RowKind, offset: int) -> None:
         """Add one to ``partition``'s ``kind`` counter (``late``, ``expired``), once per offset."""
         key = row_key(kind, partition, "all")
         row = self._get(partition, key) or {}

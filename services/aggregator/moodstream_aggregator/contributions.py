@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.records import EVENT_UPDATE, LABELS, ScoredMessage
-
-SECOND = 1
-MINUTE = 60
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,11 @@ def window_start(event_time: float, size: int) -> int:
 class Delta:
     """A signed change to one aggregate row: ``sign`` is +1 (apply) or -1 (retract)."""
 
-    kind: str  # "total", "second", "minute", "user", "hashtag", "hashtag_minute"
+    kind: RowKind  # one of the published kinds
     key: str
     sign: int
     contribution: Contribution
-    tag: str | None = None  # set for "hashtag_minute": rows there count tags, not labels
+    tag: str | None = None  # set for HASHTAG_MINUTE: rows there count tags, not labels
 
 
 def deltas(old: Contribution | None, new: Contribution | None) -> Iterator[Delta]:
@@ -91,14 +89,14 @@ def deltas(old: Contribution | None, new: Contribution | None) -> Iterator[Delta
 def _rows(contribution: Contribution, sign: int) -> Iterator[Delta]:
     second = window_start(contribution.event_time, SECOND)
     minute = window_start(contribution.event_time, MINUTE)
-    yield Delta("total", "all", sign, contribution)
-    yield Delta("second", str(second), sign, contribution)
-    yield Delta("minute", str(minute), sign, contribution)
+    yield Delta(RowKind.TOTAL, "all", sign, contribution)
+    yield Delta(RowKind.SECOND, str(second), sign, contribution)
+    yield Delta(RowKind.MINUTE, str(minute), sign, contribution)
     if contribution.user_id:
-        yield Delta("user", contribution.user_id, sign, contribution)
+        yield Delta(RowKind.USER, contribution.user_id, sign, contribution)
     for tag in contribution.hashtags:
-        yield Delta("hashtag_minute", str(minute), sign, contribution, tag=tag)
-        yield Delta("hashtag", tag, sign, contribution)
+        yield Delta(RowKind.HASHTAG_MINUTE, str(minute), sign, contribution, tag=tag)
+        yield Delta(RowKind.HASHTAG, tag, sign, contribution)
 
 
 def empty_counts() -> dict[str, float]:

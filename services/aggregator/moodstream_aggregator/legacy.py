@@ -14,7 +14,7 @@ from faust.web import Request, Response, View
 
 from moodstream_aggregator import queries, scatter
 from moodstream_aggregator.app import app
-from moodstream_aggregator.contributions import MINUTE, SECOND
+from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 
 LABELS = ("positive", "neutral", "negative")
 
@@ -59,6 +59,6 @@ class TopFive(View):
         """At most five entries, most used first."""
         end = await scatter.watermark()
         minute = str(queries.minute_of(end))
-        rows = await scatter.rows("hashtag_minute", [minute])
+        rows = await scatter.rows(RowKind.HASHTAG_MINUTE, [minute])
         top = queries.top_from(rows.get(minute, {}), 5)
         return self.json({item["hashtag"]: item["count"] for item in top})

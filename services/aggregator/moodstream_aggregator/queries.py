@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moodstream_aggregator import tables
-from moodstream_aggregator.contributions import MINUTE, SECOND, empty_counts, summarize
+from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.kinds import MINUTE, RowKind, series_kind
 
 Rows = dict[str, dict[str, float]]
-ALL_KEYS = "*"  # with kind "hashtag": every hashtag (a table scan)
+ALL_KEYS = "*"  # with RowKind.HASHTAG: every hashtag (a table scan)
 
 
 def iso(epoch_seconds: float) -> str:
@@ -47,7 +48,7 @@ def local_rows(kind: str, keys: Iterable[str], partitions: Iterable[int] | None 
     """``{key: row summed over partitions}`` from this worker's table."""
     wanted = set(range(tables.PARTITIONS) if partitions is None else partitions)
     keys = list(keys)
-    if kind == "hashtag" and keys == [ALL_KEYS]:
+    if kind == RowKind.HASHTAG and keys == [ALL_KEYS]:
         return _scan_hashtags(wanted)
     answer: Rows = {}
     for key in keys:
@@ -65,7 +66,7 @@ def _scan_hashtags(partitions: set[int]) -> Rows:
         if len(parts) != 3:
             continue
         kind, partition, tag = parts
-        if kind == "hashtag" and row and partition.isdigit() and int(partition) in partitions:
+        if kind == RowKind.HASHTAG and row and partition.isdigit() and int(partition) in partitions:
             merge_row(answer.setdefault(tag, {}), row)
     return answer
 
@@ -133,7 +134,7 @@ def counts(kind: str, key: str) -> dict[str, float]:
 
 def watermark() -> float:
     """Newest event time this worker has seen."""
-    return watermark_from(local_rows("watermark", ["all"]))
+    return watermark_from(local_rows(RowKind.WATERMARK, ["all"]))
 
 
 def counter_from(rows: Rows, kind: str) -> int:
@@ -143,17 +144,17 @@ def counter_from(rows: Rows, kind: str) -> int:
 
 def late_count() -> int:
     """Records that arrived after their window's grace period (still counted)."""
-    return counter_from(local_rows("late", ["all"]), "late")
+    return counter_from(local_rows(RowKind.LATE, ["all"]), RowKind.LATE)
 
 
 def expired_count() -> int:
     """Events not applied because their message was older than the message retention."""
-    return counter_from(local_rows("expired", ["all"]), "expired")
+    return counter_from(local_rows(RowKind.EXPIRED, ["all"]), RowKind.EXPIRED)
 
 
 def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
     """The ``last`` windows of ``size`` seconds ending at ``until`` (default: watermark)."""
-    kind = "second" if size == SECOND else "minute"
+    kind = series_kind(size)
     end = until if until is not None else watermark()
     starts = window_starts(size, last, end)
     return series_from(size, starts, local_rows(kind, map(str, starts)), end)
@@ -161,9 +162,10 @@ def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
 
 def top_hashtags_minute(minute: int, limit: int) -> list[dict[str, Any]]:
     """The ``limit`` most used hashtags in the minute starting at ``minute``."""
-    return top_from(dict(local_rows("hashtag_minute", [str(minute)]).get(str(minute), {})), limit)
+    rows = local_rows(RowKind.HASHTAG_MINUTE, [str(minute)])
+    return top_from(dict(rows.get(str(minute), {})), limit)
 
 
 def hashtags_overall(limit: int | None = None) -> list[dict[str, Any]]:
     """Every hashtag with its count and sentiment mix (scans the table)."""
-    return hashtags_from(local_rows("hashtag", [ALL_KEYS]), limit)
+    return hashtags_from(local_rows(RowKind.HASHTAG, [ALL_KEYS]), limit)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-WINDOW_KINDS = {"second": 1, "minute": 60, "hashtag_minute": 60}
+from moodstream_aggregator.kinds import WINDOW_KINDS, RowKind
 
 
 @dataclass
@@ -26,13 +26,13 @@ class RetentionIndex:
     minute_retention: float
     message_retention: float
     # partition -> (kind, window start) rows; partition -> minute -> message ids
-    windows: dict[int, set[tuple[str, int]]] = field(default_factory=lambda: defaultdict(set))
+    windows: dict[int, set[tuple[RowKind, int]]] = field(default_factory=lambda: defaultdict(set))
     messages: dict[int, dict[int, set[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
     scanned: bool = False
 
-    def note_row(self, partition: int, kind: str, key: str) -> None:
+    def note_row(self, partition: int, kind: RowKind, key: str) -> None:
         """Remember a window row so it can expire."""
         if kind in WINDOW_KINDS:
             self.windows[partition].add((kind, int(key)))
@@ -46,17 +46,17 @@ class RetentionIndex:
         for key in row_keys:
             kind, row_partition, rest = key.split("|", 2)
             if kind in WINDOW_KINDS:
-                self.note_row(int(row_partition), kind, rest)
+                self.note_row(int(row_partition), RowKind(kind), rest)
         for message_id, partition, event_time in messages:
             self.note_message(partition, message_id, event_time)
         self.scanned = True
 
-    def expired_rows(self, partition: int, watermark: float) -> list[tuple[str, int]]:
+    def expired_rows(self, partition: int, watermark: float) -> list[tuple[RowKind, int]]:
         """Window rows of ``partition`` past retention; forgotten once returned."""
         horizon = {
-            "second": watermark - self.second_retention,
-            "minute": watermark - self.minute_retention,
-            "hashtag_minute": watermark - self.minute_retention,
+            RowKind.SECOND: watermark - self.second_retention,
+            RowKind.MINUTE: watermark - self.minute_retention,
+            RowKind.HASHTAG_MINUTE: watermark - self.minute_retention,
         }
         rows = self.windows.get(partition, set())
         expired = [(kind, start) for kind, start in rows if start < horizon[kind]]

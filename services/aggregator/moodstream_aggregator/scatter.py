@@ -17,7 +17,7 @@ import httpx
 from moodstream_aggregator import queries, tables
 from moodstream_aggregator.access import auth_headers
 from moodstream_aggregator.app import app
-from moodstream_aggregator.contributions import SECOND
+from moodstream_aggregator.kinds import RowKind, series_kind
 
 log = logging.getLogger("moodstream.aggregator.scatter")
 PEER_TIMEOUT_S = 5.0
@@ -61,12 +61,12 @@ async def rows(kind: str, keys: list[str]) -> queries.Rows:
 
 async def watermark() -> float:
     """Newest event time seen by any worker (0 when nothing was seen)."""
-    return queries.watermark_from(await rows("watermark", ["all"]))
+    return queries.watermark_from(await rows(RowKind.WATERMARK, ["all"]))
 
 
 async def series(size: int, last: int) -> dict[str, Any]:
     """The ``last`` windows of ``size`` seconds up to the newest event time, all workers."""
-    kind = "second" if size == SECOND else "minute"
+    kind = series_kind(size)
     end = await watermark()
     starts = queries.window_starts(size, last, end)
     return queries.series_from(size, starts, await rows(kind, [str(s) for s in starts]), end)

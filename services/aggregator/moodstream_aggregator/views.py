@@ -19,22 +19,12 @@ from moodstream_aggregator import (
     tables,
 )
 from moodstream_aggregator.app import app
-from moodstream_aggregator.contributions import MINUTE, SECOND, empty_counts, summarize
+from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 
 MAX_WINDOWS = 3_600
-INTERNAL_KINDS = {
-    "total",
-    "second",
-    "minute",
-    "user",
-    "hashtag",
-    "hashtag_minute",
-    "watermark",
-    "late",
-    "expired",
-}
 
 
 def _int_param(request: Request, name: str, default: int, upper: int) -> int | None:
@@ -96,7 +86,7 @@ class HashtagsPerMinute(View):
         if at is None:
             at = await scatter.watermark()
         minute = queries.minute_of(at)
-        rows = await scatter.rows("hashtag_minute", [str(minute)])
+        rows = await scatter.rows(RowKind.HASHTAG_MINUTE, [str(minute)])
         top = queries.top_from(rows.get(str(minute), {}), n)
         return self.json({"minute": queries.iso(minute), "top": top})
 
@@ -110,7 +100,7 @@ class HashtagsOverall(View):
         n = _int_param(request, "n", 0, 1_000_000) if "n" in request.query else 0
         if n is None:
             return _bad_param(self, "n", 1_000_000)
-        rows = await scatter.rows("hashtag", [queries.ALL_KEYS])
+        rows = await scatter.rows(RowKind.HASHTAG, [queries.ALL_KEYS])
         return self.json({"hashtags": queries.hashtags_from(rows, n or None)})
 
 
@@ -120,7 +110,7 @@ class UserView(View):
 
     async def get(self, request: Request, user_id: str) -> Response:
         """``{"user_id", "positive", "neutral", "negative", "total", "mean_score"}``."""
-        rows = await scatter.rows("user", [user_id])
+        rows = await scatter.rows(RowKind.USER, [user_id])
         return self.json({"user_id": user_id, **summarize(rows.get(user_id) or empty_counts())})
 
 
@@ -147,10 +137,10 @@ class Totals(View):
         """``{"positive", "neutral", "negative", "total", "mean_score", "late", "expired",
         "watermark"}``."""
         mark = await scatter.watermark()
-        total = (await scatter.rows("total", ["all"])).get("all") or empty_counts()
+        total = (await scatter.rows(RowKind.TOTAL, ["all"])).get("all") or empty_counts()
         counters = {
             kind: queries.counter_from(await scatter.rows(kind, ["all"]), kind)
-            for kind in ("late", "expired")
+            for kind in (RowKind.LATE, RowKind.EXPIRED)
         }
         return self.json(
             {
@@ -167,9 +157,12 @@ class InternalRows(View):
 
     async def get(self, request: Request) -> Response:
         """``{"rows": {key: row}}`` for ``kind`` and the repeated ``keys`` parameter."""
-        kind = request.query.get("kind", "")
         keys = request.query.getall("keys", [])  # type: ignore[attr-defined]  # a MultiDict
-        if kind not in INTERNAL_KINDS or not keys:
+        try:
+            kind = RowKind(request.query.get("kind", ""))
+        except ValueError:
+            keys = []
+        if not keys:
             return self.json({"reason": "bad_parameter", "detail": "kind and keys"}, status=400)
         return self.json({"rows": queries.local_rows(kind, keys, scatter.active_partitions())})
 
