@@ -68,7 +68,8 @@ def test_data_views_need_the_read_token(stack, path):
     refused = httpx.get(f"{aggregator}{path}", timeout=10)
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
-    assert refused.json()["error"] == "unauthorized"
+    assert refused.json() == {"reason": "unauthorized",
+                              "detail": "a valid bearer token is required"}
     assert httpx.get(f"{aggregator}{path}", headers=_bearer("x" + READ_TOKEN)).status_code == 401
     allowed = httpx.get(f"{aggregator}{path}", headers=_bearer(READ_TOKEN), timeout=10)
     assert allowed.status_code in (200, 404), (path, allowed.status_code, allowed.text)

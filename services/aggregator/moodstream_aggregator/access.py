@@ -20,6 +20,7 @@ from aiohttp import web
 
 from moodstream_aggregator.app import app, settings
 from moodstream_common.auth import authorized
+from moodstream_common.errors import error_body
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/dashboard"})
 PUBLIC_PREFIXES = ("/static/",)
@@ -46,7 +47,7 @@ async def require_read_token(request: web.Request, handler: Handler) -> web.Stre
     ):
         return await handler(request)
     return web.json_response(
-        {"error": "unauthorized", "detail": "a valid bearer token is required"},
+        error_body("unauthorized", "a valid bearer token is required"),
         status=401,
         headers={"WWW-Authenticate": 'Bearer realm="moodstream"'},
     )

@@ -21,6 +21,7 @@ from moodstream_aggregator import (
 from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import empty_counts, summarize
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
+from moodstream_common.errors import error_body
 from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 
@@ -40,7 +41,7 @@ def _int_param(request: Request, name: str, default: int, upper: int) -> int | N
 
 def _bad_param(view: View, name: str, upper: int) -> Response:
     return view.json(
-        {"reason": "bad_parameter", "detail": f"{name} must be an integer in 1..{upper}"},
+        error_body("bad_parameter", f"{name} must be an integer in 1..{upper}"),
         status=400,
     )
 
@@ -82,7 +83,7 @@ class HashtagsPerMinute(View):
         try:
             at = float(raw_minute) if raw_minute else None
         except ValueError:
-            return self.json({"reason": "bad_parameter", "detail": "minute: epoch"}, status=400)
+            return self.json(error_body("bad_parameter", "minute: epoch"), status=400)
         if at is None:
             at = await scatter.watermark()
         minute = queries.minute_of(at)
@@ -124,7 +125,7 @@ class MessageView(View):
         """``{"id", "deleted", ...current contribution}``; 404 if never seen."""
         state = tables.message_state(message_id)
         if state is None:
-            return self.json({"reason": "not_found", "detail": message_id}, status=404)
+            return self.json(error_body("not_found", message_id), status=404)
         current = state.get("current") or {}
         return self.json({"id": message_id, **current, "deleted": bool(state.get("deleted"))})
 
@@ -163,7 +164,7 @@ class InternalRows(View):
         except ValueError:
             keys = []
         if not keys:
-            return self.json({"reason": "bad_parameter", "detail": "kind and keys"}, status=400)
+            return self.json(error_body("bad_parameter", "kind and keys"), status=400)
         return self.json({"rows": queries.local_rows(kind, keys, scatter.active_partitions())})
 
 

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 from faust import StreamT
 from faust.types import EventT
@@ -137,7 +138,7 @@ def _timed_score(
 ) -> tuple[list[ScoredMessage], float]:
     """Score the events' records (on the model thread); also how long the call took."""
     started = time.perf_counter()
-    scored = score_batch(sentiment_model, [event.value for event in events])
+    scored = score_batch(sentiment_model, [cast(RawMessage, event.value) for event in events])
     return scored, time.perf_counter() - started
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from moodstream_common.errors import rejection_body
 from moodstream_common.metrics import DEAD_LETTERS, MESSAGES_IN, MESSAGES_OUT
 from moodstream_common.records import DeadLetter, RawMessage
 from moodstream_common.tracing import inject_headers, tracer
@@ -52,7 +53,7 @@ class Outcome:
         """The item's result as returned by the HTTP API."""
         if self.accepted:
             return {"status": "accepted", "id": self.message_id}
-        return {"status": "rejected", "reason": self.reason, "detail": self.detail}
+        return rejection_body(self.reason or "", self.detail or "")
 
 
 @dataclass(frozen=True)

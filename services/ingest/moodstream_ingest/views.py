@@ -12,6 +12,7 @@ from typing import Any
 from faust.web import Request, Response, View
 
 from moodstream_common.auth import authorized
+from moodstream_common.errors import rejection_body
 from moodstream_common.health import readiness
 from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
@@ -31,7 +32,7 @@ from moodstream_ingest.openapi import openapi_document
 
 
 def _error(view: View, status: int, reason: str, detail: str) -> Response:
-    return view.json({"status": "rejected", "reason": reason, "detail": detail}, status=status)
+    return view.json(rejection_body(reason, detail), status=status)
 
 
 async def _accept(view: View, items: list[Item], *, source: str) -> list[Outcome] | Response:
