@@ -11,6 +11,7 @@ from pathlib import Path
 import faust
 
 from moodstream_common import clean_shutdown
+from moodstream_common.backoff import retry_delays
 from moodstream_common.log_throttle import throttle_repeats
 
 log = logging.getLogger("moodstream.worker")
@@ -31,7 +32,7 @@ def wait_for_broker(app: faust.App, timeout: float, *, first_delay: float = 0.25
     """
     addresses = broker_addresses(app)
     deadline = time.monotonic() + timeout
-    delay = first_delay
+    delays = retry_delays(first_delay)
     attempt = 1
     while True:
         for host, port in addresses:
@@ -42,14 +43,14 @@ def wait_for_broker(app: faust.App, timeout: float, *, first_delay: float = 0.25
                     return True
             except OSError:
                 continue
+        delay = next(delays)
         if time.monotonic() + delay > deadline:
             log.error("no broker reachable at %s after %.0fs", addresses, timeout)
             return False
         log.warning(
             "broker not reachable at %s (try %d); retrying in %.1fs", addresses, attempt, delay
         )
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
+        time.sleep(delay)  # before the event loop exists: nothing else to run meanwhile
         attempt += 1
 
 

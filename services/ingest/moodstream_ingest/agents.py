@@ -7,13 +7,12 @@ Writes: ``raw`` (normalized :class:`RawMessage`, keyed by message id) and
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 from faust import StreamT
 
-from moodstream_common.backoff import retry_delays
+from moodstream_common.backoff import retrying
 from moodstream_common.tracing import batch_links, extract_context, tracer
 from moodstream_ingest.app import app, events_topic, settings
 from moodstream_ingest.intake import BrokerUnavailable, Item, Outcome, accept, item_from_body
@@ -36,13 +35,13 @@ async def accept_until_taken(
     would be committed without reaching ``raw``. A retried batch may land twice;
     downstream is idempotent per message id.
     """
-    for delay in delays if delays is not None else retry_delays():
-        try:
-            return await accept_batch(items)
-        except BrokerUnavailable as exc:
-            log.warning("%s; retrying the batch of %d in %.1fs", exc, len(items), delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable: the delays never end")
+    return await retrying(
+        lambda: accept_batch(items),
+        retry_on=(BrokerUnavailable,),
+        log=log,
+        failed=lambda exc: f"{exc}; holding the batch of {len(items)}",
+        delays=delays,
+    )
 
 
 @app.agent(events_topic)

@@ -32,7 +32,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
-from moodstream_common.backoff import retry_delays
+from moodstream_common.backoff import retrying
 from moodstream_ingest import amqp_setup
 from moodstream_ingest.amqp_status import BRIDGE
 from moodstream_ingest.app import app, settings
@@ -117,18 +117,15 @@ def _safe_address(url: str) -> str:
 
 async def connect(url: str) -> AbstractRobustConnection:
     """A self-healing connection; waits with backoff (and a log line) until RabbitMQ answers."""
-    for delay in retry_delays():
-        try:
-            connection = await aio_pika.connect_robust(url)
-            log.info("AMQP connected to %s", _safe_address(url))
-            return connection
-        except (OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
-            log.warning(
-                "RabbitMQ not reachable at %s (%s); retrying in %.1fs",
-                _safe_address(url), type(exc).__name__, delay,
-            )
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable: retry_delays never ends")
+    connection = await retrying(
+        lambda: aio_pika.connect_robust(url),
+        retry_on=(OSError, aio_pika.exceptions.AMQPConnectionError),
+        log=log,
+        failed=lambda exc: f"RabbitMQ not reachable at {_safe_address(url)} "
+        f"({type(exc).__name__})",
+    )
+    log.info("AMQP connected to %s", _safe_address(url))
+    return connection
 
 
 SETUP_TIMEOUT_S = 20.0

@@ -25,7 +25,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from faust import StreamT
 
 from moodstream_common import topics
-from moodstream_common.backoff import retry_delays
+from moodstream_common.backoff import retrying
 from moodstream_common.records import EVENT_DELETE, DeadLetter, ScoredMessage
 from moodstream_ingest import amqp_setup
 from moodstream_ingest.amqp_intake import connect
@@ -91,16 +91,13 @@ class Publisher:
         Retries with backoff while RabbitMQ is away, so the stream simply pauses (its
         offsets stay uncommitted) instead of crashing the agent.
         """
-        for delay in retry_delays():
-            try:
-                await self._publish_once(to_failed, bodies)
-                return
-            except (OSError, aio_pika.exceptions.AMQPError) as exc:
-                log.warning(
-                    "publishing %d results to RabbitMQ failed (%s); retrying in %.1fs",
-                    len(bodies), type(exc).__name__, delay,
-                )
-                await asyncio.sleep(delay)
+        await retrying(
+            lambda: self._publish_once(to_failed, bodies),
+            retry_on=(OSError, aio_pika.exceptions.AMQPError),
+            log=log,
+            failed=lambda exc: f"publishing {len(bodies)} results to RabbitMQ failed "
+            f"({type(exc).__name__})",
+        )
 
     async def _publish_once(self, to_failed: bool, bodies: list[tuple[str | None, dict]]) -> None:
         channel, failed = await self._ready()

@@ -27,7 +27,7 @@ async def test_a_batch_is_retried_until_the_broker_takes_it(caplog):
                                             delays=itertools.repeat(0.0))
     assert outcomes == [Outcome(True, message_id="a")]
     assert tries == [1, 1, 1], "the whole batch, every time"
-    assert caplog.text.count("retrying the batch of 1") == 2
+    assert caplog.text.count("holding the batch of 1; retrying in") == 2
 
 
 async def test_other_errors_are_not_swallowed():
