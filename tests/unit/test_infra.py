@@ -231,9 +231,15 @@ def web_port(name: str) -> int:
 
 
 def pages(name: str) -> set[str]:
-    """The paths registered with ``@app.page`` in the service's views.py."""
-    views = ROOT / "services" / name / f"moodstream_{name}" / "views.py"
-    return set(re.findall(r"@app\.page\(\s*[\"']([^\"']+)[\"']", views.read_text()))
+    """The paths the service's views.py serves: its ``@app.page`` views, plus the probes
+    and metrics pages that the shared registration helpers add."""
+    text = (ROOT / "services" / name / f"moodstream_{name}" / "views.py").read_text()
+    found = set(re.findall(r"@app\.page\(\s*[\"']([^\"']+)[\"']", text))
+    if re.search(r"register_health_pages\(\s*app\b", text):
+        found |= {"/healthz", "/readyz"}
+    if re.search(r"register_metrics_page\(\s*app\b", text):
+        found.add("/metrics")
+    return found
 
 
 def healthcheck_url(check: dict[str, Any]) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
+from faust.web import Request, Response, View
 
 
 def group_coordinator_known(app: faust.App) -> bool | None:
@@ -50,3 +52,37 @@ def readiness(app: faust.App) -> dict[str, Any]:
         "group_coordinator": coordinator,
         "rebalances": int(getattr(app, "rebalancing_count", 0)),
     }
+
+
+def register_health_pages(
+    app: faust.App,
+    service: str,
+    *,
+    details: Callable[[], Mapping[str, Any]] = dict,
+    also_ready: Callable[[], bool] = lambda: True,
+) -> None:
+    """Serve ``GET /healthz`` and ``GET /readyz`` for ``service`` on ``app``'s web server.
+
+    ``/healthz`` (liveness) answers 200 ``{"status": "ok", "service", **details()}`` while
+    the event loop runs. ``/readyz`` answers :func:`readiness` plus ``details()``, 200
+    when the worker is consuming and ``also_ready()`` holds (the analyzer's model, the
+    ingest AMQP bridge), 503 otherwise: the body says why.
+    """
+
+    @app.page("/healthz")
+    class Health(View):
+        """Liveness: the worker's event loop answers."""
+
+        async def get(self, request: Request) -> Response:
+            """``{"status": "ok", "service": name, ...details}``."""
+            return self.json({"status": "ok", "service": service, **details()})
+
+    @app.page("/readyz")
+    class Ready(View):
+        """Readiness: partitions held, no rebalance or recovery, in touch with the group."""
+
+        async def get(self, request: Request) -> Response:
+            """200 when ready to process, 503 otherwise; the body says why."""
+            state = {**readiness(app), **details()}
+            state["ready"] = state["ready"] and also_ready()
+            return self.json({"service": service, **state}, status=200 if state["ready"] else 503)

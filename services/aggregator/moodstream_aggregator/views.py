@@ -22,7 +22,7 @@ from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import empty_counts, summarize
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.errors import error_body
-from moodstream_common.health import readiness
+from moodstream_common.health import register_health_pages
 from moodstream_common.metrics import register_metrics_page
 
 MAX_WINDOWS = 3_600
@@ -168,23 +168,5 @@ class InternalRows(View):
         return self.json({"rows": queries.local_rows(kind, keys, scatter.active_partitions())})
 
 
-@app.page("/healthz")
-class Health(View):
-    """Liveness."""
-
-    async def get(self, request: Request) -> Response:
-        """``{"status": "ok"}``."""
-        return self.json({"status": "ok", "service": "aggregator"})
-
-
-@app.page("/readyz")
-class Ready(View):
-    """Readiness: partitions assigned, no rebalance or table recovery in progress."""
-
-    async def get(self, request: Request) -> Response:
-        """200 when ready to process, 503 otherwise; the body says why."""
-        state = readiness(app)
-        return self.json({"service": "aggregator", **state}, status=200 if state["ready"] else 503)
-
-
+register_health_pages(app, "aggregator")
 register_metrics_page(app, "aggregator")

@@ -3,44 +3,24 @@
 
 from __future__ import annotations
 
-from faust.web import Request, Response, View
+from typing import Any
 
 from moodstream_analyzer import agents
 from moodstream_analyzer.app import app
-from moodstream_common.health import readiness
+from moodstream_common.health import register_health_pages
 from moodstream_common.metrics import register_metrics_page
 
 
-@app.page("/healthz")
-class Health(View):
-    """Liveness and whether the model is loaded."""
-
-    async def get(self, request: Request) -> Response:
-        """``{"status": "ok", "model_loaded": bool, "model_error": str | None}``."""
-        loaded = agents.loaded_model() is not None
-        return self.json(
-            {
-                "status": "ok",
-                "service": "analyzer",
-                "model_loaded": loaded,
-                "model_error": agents.model_error(),
-            }
-        )
+def _model_state() -> dict[str, Any]:
+    """Whether the model is loaded; if not, why (``model_error`` names the path and the fix)."""
+    return {
+        "model_loaded": agents.loaded_model() is not None,
+        "model_error": agents.model_error(),
+        "model_load_attempts": agents.load_attempts(),
+    }
 
 
-@app.page("/readyz")
-class Ready(View):
-    """Readiness: partitions assigned, not rebalancing, model loaded."""
-
-    async def get(self, request: Request) -> Response:
-        """200 when ready to score, 503 otherwise; the body says why (``model_error``
-        names the model path and the fix when the model cannot be served)."""
-        state = readiness(app)
-        state["model_loaded"] = agents.loaded_model() is not None
-        state["model_error"] = agents.model_error()
-        state["model_load_attempts"] = agents.load_attempts()
-        state["ready"] = state["ready"] and state["model_loaded"]
-        return self.json({"service": "analyzer", **state}, status=200 if state["ready"] else 503)
-
-
+register_health_pages(
+    app, "analyzer", details=_model_state, also_ready=lambda: agents.loaded_model() is not None
+)
 register_metrics_page(app, "analyzer")

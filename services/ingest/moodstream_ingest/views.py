@@ -13,7 +13,7 @@ from faust.web import Request, Response, View
 
 from moodstream_common.auth import authorized
 from moodstream_common.errors import rejection_body
-from moodstream_common.health import readiness
+from moodstream_common.health import register_health_pages
 from moodstream_common.metrics import register_metrics_page
 from moodstream_common.tracing import tracer
 from moodstream_ingest.amqp_status import BRIDGE
@@ -149,25 +149,7 @@ class OpenAPI(View):
         return self.json(openapi_document(settings))
 
 
-@app.page("/healthz")
-class Health(View):
-    """Liveness: the worker's event loop answers."""
-
-    async def get(self, request: Request) -> Response:
-        """``{"status": "ok"}``."""
-        return self.json({"status": "ok", "service": "ingest"})
-
-
-@app.page("/readyz")
-class Ready(View):
-    """Readiness: partitions assigned, no rebalance or table recovery in progress, and
-    the AMQP source (when on) subscribed to its queues."""
-
-    async def get(self, request: Request) -> Response:
-        """200 when ready to process, 503 otherwise; the body says why."""
-        state = {**readiness(app), **BRIDGE.readiness()}
-        state["ready"] = state["ready"] and BRIDGE.ready
-        return self.json({"service": "ingest", **state}, status=200 if state["ready"] else 503)
-
-
+# The AMQP source (when on) must be subscribed to its queues: RabbitMQ drops what is
+# published to a queue nobody has declared yet.
+register_health_pages(app, "ingest", details=BRIDGE.readiness, also_ready=lambda: BRIDGE.ready)
 register_metrics_page(app, "ingest")
