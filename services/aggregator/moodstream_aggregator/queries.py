@@ -14,7 +14,7 @@ from typing import Any
 
 from moodstream_aggregator import tables
 from moodstream_aggregator.contributions import empty_counts, summarize
-from moodstream_aggregator.kinds import MINUTE, RowKind, series_kind
+from moodstream_aggregator.kinds import MINUTE, RowKind
 
 Rows = dict[str, dict[str, float]]
 ALL_KEYS = "*"  # with RowKind.HASHTAG: every hashtag (a table scan)
@@ -124,48 +124,6 @@ def minute_of(epoch: float) -> int:
     return int(epoch // MINUTE) * MINUTE
 
 
-# -- local conveniences (one worker holding every partition; unit tests, publisher) ------
-
-
-def counts(kind: str, key: str) -> dict[str, float]:
-    """A sentiment row summed over this worker's partitions."""
-    return local_rows(kind, [key]).get(key) or empty_counts()
-
-
-def watermark() -> float:
-    """Newest event time this worker has seen."""
-    return watermark_from(local_rows(RowKind.WATERMARK, ["all"]))
-
-
 def counter_from(rows: Rows, kind: str) -> int:
     """The value of a counter row (``late``, ``expired``) from a ``{"all": row}`` answer."""
     return int(rows.get("all", {}).get(kind, 0))
-
-
-def late_count() -> int:
-    """Records that arrived after their window's grace period (still counted)."""
-    return counter_from(local_rows(RowKind.LATE, ["all"]), RowKind.LATE)
-
-
-def expired_count() -> int:
-    """Events not applied because their message was older than the message retention."""
-    return counter_from(local_rows(RowKind.EXPIRED, ["all"]), RowKind.EXPIRED)
-
-
-def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
-    """The ``last`` windows of ``size`` seconds ending at ``until`` (default: watermark)."""
-    kind = series_kind(size)
-    end = until if until is not None else watermark()
-    starts = window_starts(size, last, end)
-    return series_from(size, starts, local_rows(kind, map(str, starts)), end)
-
-
-def top_hashtags_minute(minute: int, limit: int) -> list[dict[str, Any]]:
-    """The ``limit`` most used hashtags in the minute starting at ``minute``."""
-    rows = local_rows(RowKind.HASHTAG_MINUTE, [str(minute)])
-    return top_from(dict(rows.get(str(minute), {})), limit)
-
-
-def hashtags_overall(limit: int | None = None) -> list[dict[str, Any]]:
-    """Every hashtag with its count and sentiment mix (scans the table)."""
-    return hashtags_from(local_rows(RowKind.HASHTAG, [ALL_KEYS]), limit)

@@ -7,6 +7,7 @@ from moodstream_aggregator import queries, tables
 from moodstream_aggregator.agents import aggregate
 from moodstream_aggregator.app import app
 from moodstream_common.records import ScoredMessage
+from tests.unit.aggregator import local_views
 
 
 def scored(message_id, label="positive", score=0.5, event_time=1_751_808_915.2, **extra):
@@ -28,7 +29,7 @@ async def agent():
 
 
 def totals():
-    return queries.summarize(queries.counts("total", "all"))
+    return queries.summarize(local_views.counts("total", "all"))
 
 
 async def test_update_then_redelivery_counts_once(agent):
@@ -42,7 +43,7 @@ async def test_update_replaces_and_delete_retracts(agent):
     await agent.put(scored("m1"), key="m1", partition=1)
     await agent.put(scored("m1", label="negative", score=-0.9), key="m1", partition=1)
     assert (totals()["positive"], totals()["negative"]) == (0, 1)
-    assert queries.summarize(queries.counts("user", "u1"))["negative"] == 1
+    assert queries.summarize(local_views.counts("user", "u1"))["negative"] == 1
     await agent.put(scored("m1", type="delete", label=None), key="m1", partition=1)
     assert totals()["total"] == 0
     assert tables.message_state("m1")["deleted"] is True
@@ -53,9 +54,9 @@ async def test_partitions_hold_partial_rows_that_sum(agent):
     await agent.put(scored("b", label="neutral", score=0.0), key="b", partition=3)
     assert len(tables.partials("total", "all")) == 2
     assert (totals()["positive"], totals()["neutral"]) == (1, 1)
-    second = queries.series(1, 1)["windows"][0]
+    second = local_views.series(1, 1)["windows"][0]
     assert second["total"] == 2
-    assert queries.top_hashtags_minute(queries.minute_of(1_751_808_915.2), 5) == [
+    assert local_views.top_hashtags_minute(queries.minute_of(1_751_808_915.2), 5) == [
         {"hashtag": "launch", "count": 2}
     ]
 
@@ -64,7 +65,7 @@ async def test_late_record_is_counted_and_reported(agent):
     await agent.put(scored("new", event_time=10_000.0), key="new", partition=0)
     await agent.put(scored("old", event_time=100.0), key="old", partition=0)
     assert totals()["total"] == 2
-    assert queries.late_count() == 1
+    assert local_views.late_count() == 1
 
 
 async def test_old_windows_and_messages_expire(agent, monkeypatch):
@@ -76,11 +77,11 @@ async def test_old_windows_and_messages_expire(agent, monkeypatch):
     monkeypatch.setattr(agents.aggregation.retention, "message_retention", 300)
     monkeypatch.setattr(agents.aggregation.rules, "message_retention_seconds", 300)
     await agent.put(scored("old", event_time=1_000.0), key="old", partition=2)
-    assert queries.series(1, 1, until=1_000.0)["windows"][0]["total"] == 1
+    assert local_views.series(1, 1, until=1_000.0)["windows"][0]["total"] == 1
     await agent.put(scored("new", event_time=2_000.0), key="new", partition=2)
     # The old second and minute windows and the old message are gone; totals stay.
-    assert queries.series(1, 1, until=1_000.0)["windows"][0]["total"] == 0
-    assert queries.series(60, 1, until=1_000.0)["windows"][0]["total"] == 0
+    assert local_views.series(1, 1, until=1_000.0)["windows"][0]["total"] == 0
+    assert local_views.series(60, 1, until=1_000.0)["windows"][0]["total"] == 0
     assert tables.message_state("old") is None
     assert tables.message_state("new") is not None
     assert totals()["total"] == 2
@@ -139,19 +140,19 @@ async def test_a_message_resent_after_its_state_expired_is_not_counted_twice(age
     assert totals()["total"] == 2
     await agent.put(scored("old", event_time=1_000.0), key="old", partition=2)
     assert totals()["total"] == 2
-    assert queries.expired_count() == 1
+    assert local_views.expired_count() == 1
     assert tables.message_state("old") is None
     # A delete of it cannot retract either; it is refused the same way.
     await agent.put(scored("old", type="delete", label=None, event_time=1_000.0),
                     key="old", partition=2)
-    assert (totals()["total"], queries.expired_count()) == (2, 2)
+    assert (totals()["total"], local_views.expired_count()) == (2, 2)
 
 
 async def test_a_message_within_retention_without_state_is_applied(agent, monkeypatch):
     await _expire_now(agent, monkeypatch, retention=300)
     await agent.put(scored("new", event_time=2_000.0), key="new", partition=2)
     await agent.put(scored("recent", event_time=1_800.0), key="recent", partition=2)
-    assert (totals()["total"], queries.expired_count()) == (2, 0)
+    assert (totals()["total"], local_views.expired_count()) == (2, 0)
 
 
 async def test_a_future_timestamp_moves_the_watermark_only_a_little(agent, monkeypatch):
@@ -168,14 +169,14 @@ async def test_a_future_timestamp_moves_the_watermark_only_a_little(agent, monke
         text="t", user_id="u2", label="negative", score=-0.5, hashtags=[],
     )
     await agent.put(future, key="future", partition=1)
-    assert queries.watermark() == now + 1 + 60.0  # clamped to arrival + 60 s
+    assert local_views.watermark() == now + 1 + 60.0  # clamped to arrival + 60 s
     assert tables.message_state("recent") is not None
     await agent.put(scored("recent", type="delete", label=None, event_time=now + 2),
                     key="recent", partition=1)
     assert (totals()["positive"], totals()["negative"]) == (0, 1)
     # The future message still counts in its own (future) window.
     minute = queries.minute_of(now + 86_000)
-    assert queries.series(60, 1, until=minute)["windows"][0]["total"] == 1
+    assert local_views.series(60, 1, until=minute)["windows"][0]["total"] == 1
 
 
 def test_watermark_candidate_without_arrival_time_is_the_event_time():
