@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -180,7 +181,7 @@ def main() -> None:
     parser.add_argument("--latency-probes", type=int, default=100)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    result: dict[str, object] = {"count": args.count}
+    result: dict[str, Any] = {"count": args.count}
     with EmbeddedBroker(log_path=state / "broker.log") as broker:
         create_topics(broker.bootstrap, [topics.RAW], prefix="ceiling-")
         produce = asyncio.run(broker_produce_rate(broker.bootstrap, "ceiling-raw", 20_000))
@@ -226,32 +227,35 @@ def main() -> None:
                     service.stop()
             print(f"{key}: {result[key]}")
     one = result["analyzers_1"]
-    assert isinstance(one, dict)
     rows = [
-        ("broker produce", result["broker"]["produce_msgs_per_s"], ""),  # type: ignore[index]
-        ("broker consume", result["broker"]["consume_msgs_per_s"], ""),  # type: ignore[index]
+        ("broker produce", result["broker"]["produce_msgs_per_s"], ""),
+        ("broker consume", result["broker"]["consume_msgs_per_s"], ""),
         ("aggregator alone (scored → tables)", one["aggregator_records_per_s"], ""),
         ("pipeline, 1 analyzer (onnx)", one["sustained_msgs_per_s"], ""),
-        ("pipeline, 1 analyzer (flair)", result["flair_analyzers_1"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
+        (
+            "pipeline, 1 analyzer (flair)",
+            result["flair_analyzers_1"]["sustained_msgs_per_s"],
+            "",
+        ),
         (
             "pipeline, 1 analyzer (v1 flair path)",
             result["v1_flair_path_analyzers_1"]["sustained_msgs_per_s"],
             "",
-        ),  # type: ignore[index]
-        ("pipeline, 2 analyzers", result["analyzers_2"]["sustained_msgs_per_s"], ""),  # type: ignore[index]
+        ),
+        ("pipeline, 2 analyzers", result["analyzers_2"]["sustained_msgs_per_s"], ""),
     ]
     result["pipeline_over_broker_produce"] = round(
         one["sustained_msgs_per_s"] / result["broker"]["produce_msgs_per_s"], 4
-    )  # type: ignore[index,operator]
+    )
     result["onnx_over_flair_pipeline"] = round(
-        one["sustained_msgs_per_s"]  # type: ignore[operator]
+        one["sustained_msgs_per_s"]
         / result["flair_analyzers_1"]["sustained_msgs_per_s"],
-        2,  # type: ignore[index]
+        2,
     )
     result["onnx_over_v1_flair_path_pipeline"] = round(
-        one["sustained_msgs_per_s"]  # type: ignore[operator]
+        one["sustained_msgs_per_s"]
         / result["v1_flair_path_analyzers_1"]["sustained_msgs_per_s"],
-        2,  # type: ignore[index]
+        2,
     )
     result["target_onnx_over_v1_flair_path_pipeline"] = 2.5
     print(table(rows, ("path", "msgs/s", "")))

@@ -119,8 +119,8 @@ def page(browser: Browser):
     """A fresh page that records console errors and every URL it requests."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.requested = []  # type: ignore[attr-defined]
+    page.problems = []  # type: ignore[attr-defined]  # set on the page by the conftest fixture
+    page.requested = []  # type: ignore[attr-defined]  # set on the page by the conftest fixture
     page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
     page.on("pageerror", lambda e: page.problems.append(str(e)))
     page.on("request", lambda r: page.requested.append(r.url))

@@ -108,7 +108,7 @@ def test_dashboard_asks_for_the_token_then_shows_data(stack, page: Page):
     assert page.locator("#token-form").is_hidden()
     assert int(page.locator("#total-count").inner_text().replace(",", "")) >= 1
     # The browser logs the refused requests themselves; anything else is a script error.
-    errors = [p for p in page.problems if "status of 401" not in p]  # type: ignore[attr-defined]
+    errors = [p for p in page.problems if "status of 401" not in p]  # type: ignore[attr-defined]  # set on the page by the conftest fixture
     assert not errors, errors
 
 
@@ -120,7 +120,7 @@ def test_dashboard_takes_the_token_from_the_fragment_and_forgets_it_from_the_url
     page.wait_for_function("() => window.moodstreamDashboard.updates >= 1", timeout=20_000)
     assert READ_TOKEN not in page.url
     # The fragment never reaches the server: no requested URL carries the token.
-    assert not [u for u in page.requested if READ_TOKEN in u]  # type: ignore[attr-defined]
+    assert not [u for u in page.requested if READ_TOKEN in u]  # type: ignore[attr-defined]  # set on the page by the conftest fixture
 
 
 def test_no_secret_in_any_log(stack):

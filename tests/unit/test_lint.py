@@ -3,6 +3,7 @@ services and libs (``make lint`` runs the same two commands)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,5 +22,21 @@ def test_ruff_finds_nothing():
 
 
 def test_mypy_strict_finds_nothing():
+    config = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r"^\[tool\.mypy\][^\[]*^strict = true$", config, re.MULTILINE | re.DOTALL)
     result = _run(str(BIN / "mypy"), "libs/common/moodstream_common", "services")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_type_ignore_names_its_code_and_a_reason():
+    bare = []
+    for folder in ("libs", "services", "tools", "bench", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path == Path(__file__).resolve():  # this test spells the pattern out
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if "type: ignore" in line and not re.search(
+                    r"type: ignore\[[a-z, -]+\]  # \S", line
+                ):
+                    bare.append(f"{path.relative_to(ROOT)}:{number}")
+    assert not bare, f"type: ignore without a code and a reason: {bare}"

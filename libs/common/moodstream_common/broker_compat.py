@@ -276,7 +276,7 @@ def _patch_leave_group() -> None:
                 )
         self.reset_generation()
 
-    _maybe_leave_group.__moodstream_patch__ = "leave_group"  # type: ignore[attr-defined]
+    _maybe_leave_group.__moodstream_patch__ = "leave_group"  # type: ignore[attr-defined]  # a marker on the function
     GroupCoordinator._maybe_leave_group = _maybe_leave_group
 
 
@@ -340,7 +340,7 @@ def _patch_latest_offsets() -> None:
                 offsets[tp] = (mark, offsets[tp][1])
         return offsets
 
-    _proc_offset_request.__moodstream_patch__ = "latest_offsets"  # type: ignore[attr-defined]
+    _proc_offset_request.__moodstream_patch__ = "latest_offsets"  # type: ignore[attr-defined]  # a marker on the function
     Fetcher._proc_offset_request = _proc_offset_request
 
 
@@ -513,8 +513,8 @@ def _patch_out_of_range() -> None:
     def __init__(self: Any, client: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, _OutOfRangeFetches(client), *args, **kwargs)
 
-    __init__.__moodstream_patch__ = "out_of_range"  # type: ignore[attr-defined]
-    Fetcher.__init__ = __init__  # type: ignore[method-assign]
+    __init__.__moodstream_patch__ = "out_of_range"  # type: ignore[attr-defined]  # a marker on the function
+    Fetcher.__init__ = __init__
 
 
 #: Patch name -> installer. Each is needed only on Tansu and harmless on Kafka.

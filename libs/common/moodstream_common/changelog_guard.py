@@ -195,7 +195,7 @@ def install() -> None:
         return
     original: Callable[..., Awaitable[None]] = Recovery._build_offsets
 
-    async def _build_offsets(self, consumer, tps, destination, title):  # type: ignore[no-untyped-def]
+    async def _build_offsets(self, consumer, tps, destination, title):  # type: ignore[no-untyped-def]  # Faust's own signature, replaced as is
         await original(self, consumer, tps, destination, title)
         if not tps:
             return
@@ -231,7 +231,7 @@ def install() -> None:
             )
             destination[tp] = -1
 
-    Recovery._build_offsets = _build_offsets  # type: ignore[method-assign]
+    Recovery._build_offsets = _build_offsets  # type: ignore[method-assign]  # the patch itself
     _installed = True
 
 

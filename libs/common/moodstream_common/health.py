@@ -19,7 +19,7 @@ def group_coordinator_known(app: faust.App) -> bool | None:
     """
     try:
         consumer = app._consumer  # never create one from a probe
-        coordinator = consumer._thread._consumer._coordinator  # type: ignore[union-attr]
+        coordinator = consumer._thread._consumer._coordinator  # type: ignore[union-attr]  # private
     except AttributeError:
         return None
     return getattr(coordinator, "coordinator_id", None) is not None

@@ -70,7 +70,7 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[int]:
         yield changed
 
 
-@app.timer(interval=settings.publish_interval_seconds)
+@app.timer(interval=settings.publish_interval_seconds)  # type: ignore[untyped-decorator]  # Faust leaves its decorators untyped
 async def publish_changes() -> None:
     """Publish every row changed since the last tick to the ``aggregates`` topic.
 

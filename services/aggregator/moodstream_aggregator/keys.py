@@ -30,4 +30,5 @@ def partition_of(message_id: str) -> int:
     The same murmur2 hash as the producers' default partitioner (Kafka's Java client
     uses it too), over the UTF-8 key bytes.
     """
-    return (murmur2(message_id.encode()) & 0x7FFFFFFF) % PARTITIONS
+    hashed: int = murmur2(message_id.encode())  # aiokafka leaves it unannotated
+    return (hashed & 0x7FFFFFFF) % PARTITIONS

@@ -14,6 +14,7 @@ from typing import Any
 
 from moodstream_aggregator import tables
 from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.keys import PARTITIONS, row_key
 from moodstream_aggregator.kinds import MINUTE, RowKind
 
 Rows = dict[str, dict[str, float]]
@@ -46,14 +47,14 @@ def merge_rows(into: Rows, rows: Rows) -> Rows:
 
 def local_rows(kind: str, keys: Iterable[str], partitions: Iterable[int] | None = None) -> Rows:
     """``{key: row summed over partitions}`` from this worker's table."""
-    wanted = set(range(tables.PARTITIONS) if partitions is None else partitions)
+    wanted = set(range(PARTITIONS) if partitions is None else partitions)
     keys = list(keys)
     if kind == RowKind.HASHTAG and keys == [ALL_KEYS]:
         return _scan_hashtags(wanted)
     answer: Rows = {}
     for key in keys:
         for partition in sorted(wanted):
-            row = tables.aggregates.get(tables.row_key(kind, partition, key))
+            row = tables.aggregates.get(row_key(kind, partition, key))
             if row:
                 merge_row(answer.setdefault(key, {}), row)
     return answer

@@ -63,7 +63,7 @@ aggregates = app.Table(
 )
 
 
-def write_as(event: EventT, writes: Iterable[tuple[str, Any]]) -> None:
+def write_as(event: EventT[Any], writes: Iterable[tuple[str, Any]]) -> None:
     """Perform ``writes`` (key, value; ``None`` deletes) in the partition of ``event``.
 
     Faust picks a write's store and changelog partition from the *current* event, a

@@ -120,7 +120,7 @@ class MessageView(View):
     """The current state of one message (routed to the worker that owns it)."""
 
     # Faust types table_route for handlers without URL parameters; it forwards them.
-    @app.table_route(table=tables.aggregates, match_info="message_id")  # type: ignore[arg-type]
+    @app.table_route(table=tables.aggregates, match_info="message_id")  # type: ignore[arg-type]  # Faust types table as CollectionT
     async def get(self, request: Request, message_id: str) -> Response:
         """``{"id", "deleted", ...current contribution}``; 404 if never seen."""
         state = tables.message_state(message_id)

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import cast
+from typing import Any, cast
 
 from faust import StreamT
 from faust.types import EventT
@@ -134,7 +134,7 @@ async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
 
 
 def _timed_score(
-    sentiment_model: SentimentModel, events: Sequence[EventT]
+    sentiment_model: SentimentModel, events: Sequence[EventT[Any]]
 ) -> tuple[list[ScoredMessage], float]:
     """Score the events' records (on the model thread); also how long the call took."""
     started = time.perf_counter()

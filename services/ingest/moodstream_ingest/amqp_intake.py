@@ -173,7 +173,7 @@ async def run_bridge() -> None:
 if settings.amqp_url.get_secret_value():
     BRIDGE.enabled = True  # /readyz waits for the subscription
 
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # Faust leaves its decorators untyped
     async def amqp_bridge() -> None:
         """Run the AMQP source for the life of the worker."""
         try:

@@ -85,7 +85,9 @@ class Publisher:
             assert self._failed is not None
             return self._channel, self._failed
 
-    async def publish(self, to_failed: bool, bodies: list[tuple[str | None, dict]]) -> None:
+    async def publish(
+        self, to_failed: bool, bodies: list[tuple[str | None, dict[str, Any]]]
+    ) -> None:
         """Publish ``(message_id, body)`` pairs; returns once RabbitMQ confirmed all.
 
         Retries with backoff while RabbitMQ is away, so the stream simply pauses (its
@@ -99,7 +101,9 @@ class Publisher:
             f"({type(exc).__name__})",
         )
 
-    async def _publish_once(self, to_failed: bool, bodies: list[tuple[str | None, dict]]) -> None:
+    async def _publish_once(
+        self, to_failed: bool, bodies: list[tuple[str | None, dict[str, Any]]]
+    ) -> None:
         channel, failed = await self._ready()
         exchange = failed if to_failed else channel.default_exchange
         routing_key = "" if to_failed else settings.amqp_processed_queue
