@@ -1,5 +1,5 @@
-"""The analyzer image's size before and after the ONNX runtime stage, counted from the
-installed packages (no Docker engine needed).
+"""Each service image's installed packages, and the analyzer image before and after its
+ONNX runtime stage, counted from the installed packages (no Docker engine needed).
 
     python -m bench.image_size
 
@@ -58,8 +58,24 @@ def main() -> int:
     ratio = round(after["total_mb"] / before["total_mb"], 3)
     print(f"after ÷ before: {ratio}; torch/flair/transformers in the runtime stage: "
           f"{sorted(heavy & set(runtime)) or 'none'}")
+    images = {}
+    for service in RUNTIME:
+        packages = sorted(closure(RUNTIME[service]))
+        images[service] = {"packages": len(packages),
+                           "package_mb": round(installed_bytes(packages) / 1e6, 1),
+                           "heavy": sorted(heavy & set(packages))}
+    whole_lock_mb = round(before["package_bytes"] / 1e6, 1)
+    print(table(
+        [(service, image["packages"], image["package_mb"],
+          round(image["package_mb"] / whole_lock_mb, 3), ", ".join(image["heavy"]) or "none")
+         for service, image in images.items()]
+        + [("(whole lock, as every image had)", before["packages"], whole_lock_mb, 1.0,
+            ", ".join(sorted(heavy & set(locked))))],
+        ("image", "packages", "packages MB", "÷ whole lock", "torch/flair/transformers"),
+    ))
     write_result("image_size", {"before": before, "after": after, "after_over_before": ratio,
-                                "runtime_packages": runtime})
+                                "runtime_packages": runtime, "images": images,
+                                "whole_lock_package_mb": whole_lock_mb})
     return 0
 
 

@@ -525,9 +525,9 @@ def test_image_env_names_are_real_settings(name):
                 assert key in settings_names(name), f"{name}: no setting reads {key}"
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
-def test_image_installs_the_lock_that_make_test_installs(name):
-    stages = parse_dockerfile(dockerfile_of(name))
+def test_analyzer_builds_its_model_with_the_lock_that_make_test_installs():
+    # Only the model build needs the whole lock (torch, flair); no runtime stage has it.
+    stages = parse_dockerfile(dockerfile_of("analyzer"))
     runs = [args for stage in stages for args in stage.args_of("RUN")]
     assert any("pip install -r requirements.lock" in run for run in runs)
     copied = [src for stage in stages for _f, srcs, _d in copy_sources(stage) for src in srcs]
@@ -565,21 +565,23 @@ def test_analyzer_image_builds_its_model_at_build_time():
     assert final.env().get("HF_HUB_OFFLINE") == "1"
 
 
-def test_analyzer_runtime_installs_only_its_serving_packages():
-    stages = parse_dockerfile(dockerfile_of("analyzer"))
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_runtime_installs_only_the_packages_its_service_imports(name):
+    stages = parse_dockerfile(dockerfile_of(name))
     final = stages[-1]
     venv_from = [f for f, _srcs, dest in copy_sources(final) if dest.rstrip("/") == "/opt/venv"]
     assert len(venv_from) == 1
-    serving = next(stage for stage in stages if stage.name == venv_from[0])
-    runs = " ".join(serving.args_of("RUN"))
+    installing = next(stage for stage in stages if stage.name == venv_from[0])
+    runs = " ".join(installing.args_of("RUN"))
     assert "--no-deps -r /src/requirements.txt" in runs and "requirements.lock" not in runs
-    assert any("services/analyzer/requirements.txt" in srcs
-               for _f, srcs, _d in copy_sources(serving))
-    pinned = (ROOT / "services" / "analyzer" / "requirements.txt").read_text()
-    # Up to date with the lock (regenerate: python -m moodstream_dev.requirements analyzer).
-    assert pinned == requirements.requirements_text("analyzer")
+    assert any(f"services/{name}/requirements.txt" in srcs
+               for _f, srcs, _d in copy_sources(installing))
+    pinned = (ROOT / "services" / name / "requirements.txt").read_text()
+    # Up to date with the lock (regenerate: python -m moodstream_dev.requirements NAME).
+    assert pinned == requirements.requirements_text(name)
     names = {line.split("==")[0] for line in pinned.splitlines() if "==" in line}
-    assert "onnxruntime" in names and not names & {"torch", "flair", "transformers", "onnx"}
+    assert not names & {"torch", "flair", "transformers", "onnx"}, "model building only"
+    assert ("onnxruntime" in names) == (name == "analyzer"), "only the analyzer serves a model"
     lock = (ROOT / "requirements.lock").read_text().lower().replace("_", "-")
     for line in pinned.splitlines():
         if "==" in line:

@@ -1,12 +1,14 @@
-"""What a service image needs installed, computed from the installed lock.
+"""What each service image needs installed, computed from the installed lock.
 
-    python -m moodstream_dev.requirements analyzer   # rewrites services/analyzer/requirements.txt
+    python -m moodstream_dev.requirements ingest analyzer aggregator
+    # rewrites services/<name>/requirements.txt
 
-The analyzer's runtime image installs only what serving needs (:data:`RUNTIME`): the
-ONNX backend runs without torch, flair or transformers, which only ``make model`` (the
-image's build stage) needs. The pinned list is the dependency closure of those
-top-level packages at the versions installed from ``requirements.lock``, so it can
-never pin another version than ``make test`` ran.
+Each runtime image installs only what its service imports (:data:`RUNTIME`): no service
+needs torch, flair or transformers at run time (the analyzer's ONNX backend runs
+without them; only ``make model``, the analyzer image's build stage, needs them), and
+only the analyzer needs ONNX Runtime. The pinned list is the dependency closure of the
+service's top-level packages at the versions installed from ``requirements.lock``, so
+it can never pin another version than ``make test`` ran.
 """
 
 from __future__ import annotations
@@ -22,28 +24,33 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# What libs/common imports: every service needs it.
+_COMMON = (
+    "faust-streaming",
+    "aiokafka",
+    "pydantic",
+    "pydantic-settings",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-proto-http",
+    "prometheus-client",
+)
+
 RUNTIME = {
-    "analyzer": (
-        "faust-streaming",
-        "aiokafka",
-        "pydantic-settings",
-        "opentelemetry-api",
-        "opentelemetry-sdk",
-        "opentelemetry-exporter-otlp-proto-http",
-        "prometheus-client",
-        "onnxruntime",
-        "tokenizers",
-        "segtok",
-        "numpy",
-    ),
+    "ingest": (*_COMMON, "aio-pika", "yarl"),
+    "aggregator": (*_COMMON, "aiohttp", "httpx", "rocksdict"),
+    "analyzer": (*_COMMON, "onnxruntime", "tokenizers", "segtok", "numpy"),
 }
 """Top-level packages each service imports at run time."""
 
-HEADER = (
-    "# The analyzer image's runtime packages: the closure of moodstream_dev.requirements."
-    "RUNTIME['analyzer']\n# at requirements.lock's versions. Regenerate with "
-    "`python -m moodstream_dev.requirements analyzer`.\n"
-)
+
+def header(service: str) -> str:
+    """The comment on top of ``service``'s requirements file."""
+    return (
+        f"# The {service} image's runtime packages: the closure of moodstream_dev.requirements."
+        f"RUNTIME['{service}']\n# at requirements.lock's versions. Regenerate with "
+        f"`python -m moodstream_dev.requirements {service}`.\n"
+    )
 
 
 def canonical(name: str) -> str:
@@ -89,7 +96,7 @@ def installed_bytes(names: Iterable[str]) -> int:
 def requirements_text(service: str) -> str:
     """The pinned requirements file for ``service``'s runtime image."""
     pins = closure(RUNTIME[service])
-    return HEADER + "".join(f"{name}=={version}\n" for name, version in pins.items())
+    return header(service) + "".join(f"{name}=={version}\n" for name, version in pins.items())
 
 
 def requirements_path(service: str) -> Path:
