@@ -17,7 +17,14 @@ from pathlib import Path
 
 from bench.common import table, write_result
 from moodstream_analyzer.model import DEFAULT_MODEL_DIR, METADATA_FILE, ModelMetadata
-from moodstream_dev.requirements import ROOT, RUNTIME, canonical, closure, installed_bytes
+from moodstream_dev.requirements import (
+    ROOT,
+    SERVICES,
+    canonical,
+    closure,
+    installed_bytes,
+    runtime_packages,
+)
 
 
 def _pinned(path: Path) -> list[str]:
@@ -33,7 +40,7 @@ def main() -> int:
     """Count, print, write ``bench/results/image_size.json``."""
     locked = sorted(set(_pinned(ROOT / "requirements.lock"))
                     | set(_pinned(ROOT / "requirements-nodeps.txt")))
-    runtime = sorted(closure(RUNTIME["analyzer"]))
+    runtime = sorted(closure(runtime_packages("analyzer")))
     model_dir = ROOT / DEFAULT_MODEL_DIR
     metadata = ModelMetadata.read(model_dir)
     export = metadata.extra["onnx"]
@@ -59,8 +66,8 @@ def main() -> int:
     print(f"after ÷ before: {ratio}; torch/flair/transformers in the runtime stage: "
           f"{sorted(heavy & set(runtime)) or 'none'}")
     images = {}
-    for service in RUNTIME:
-        packages = sorted(closure(RUNTIME[service]))
+    for service in SERVICES:
+        packages = sorted(closure(runtime_packages(service)))
         images[service] = {"packages": len(packages),
                            "package_mb": round(installed_bytes(packages) / 1e6, 1),
                            "heavy": sorted(heavy & set(packages))}

@@ -700,3 +700,33 @@ def test_every_phony_make_target_exists():
     targets = set(re.findall(r"^([a-zA-Z0-9_-]+):", makefile, re.MULTILINE))
     missing = [name for name in phony.group(1).split() if name not in targets]
     assert not missing, f".PHONY names targets the Makefile does not define: {missing}"
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_package_a_service_imports_is_in_its_image(name):
+    # A new import needs its package in pyproject's group for the service, or the image
+    # built from services/<name>/requirements.txt fails at start-up.
+    import ast
+    import importlib.metadata
+    import sys as _sys
+
+    own = {"moodstream_common", f"moodstream_{name}", "__future__"}
+    modules: set[str] = set()
+    for folder in (ROOT / "libs" / "common" / "moodstream_common",
+                   ROOT / "services" / name / f"moodstream_{name}"):
+        for path in folder.rglob("*.py"):
+            if path.name == "flair_model.py":  # ANALYZER_BACKEND=flair: a dev checkout only
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    modules.add(node.module.split(".")[0])
+    third_party = modules - own - set(_sys.stdlib_module_names)
+    installed = set(requirements.closure(requirements.runtime_packages(name)))
+    providers = importlib.metadata.packages_distributions()
+    missing = {
+        module for module in third_party
+        if not {requirements.canonical(d) for d in providers.get(module, [])} & installed
+    }
+    assert not missing, f"{name} imports {sorted(missing)}, which its image does not install"

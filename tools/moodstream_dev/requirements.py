@@ -3,7 +3,8 @@
     python -m moodstream_dev.requirements ingest analyzer aggregator
     # rewrites services/<name>/requirements.txt
 
-Each runtime image installs only what its service imports (:data:`RUNTIME`): no service
+Each runtime image installs only what its service imports (:func:`runtime_packages`:
+pyproject's ``dependencies`` plus the service's optional-dependency group): no service
 needs torch, flair or transformers at run time (the analyzer's ONNX backend runs
 without them; only ``make model``, the analyzer image's build stage, needs them), and
 only the analyzer needs ONNX Runtime. The pinned list is the dependency closure of the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tomllib
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -24,31 +26,24 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# What libs/common imports: every service needs it.
-_COMMON = (
-    "faust-streaming",
-    "aiokafka",
-    "pydantic",
-    "pydantic-settings",
-    "opentelemetry-api",
-    "opentelemetry-sdk",
-    "opentelemetry-exporter-otlp-proto-http",
-    "prometheus-client",
-)
+SERVICES = ("ingest", "analyzer", "aggregator")
 
-RUNTIME = {
-    "ingest": (*_COMMON, "aio-pika", "yarl"),
-    "aggregator": (*_COMMON, "aiohttp", "httpx", "rocksdict"),
-    "analyzer": (*_COMMON, "onnxruntime", "tokenizers", "segtok", "numpy"),
-}
-"""Top-level packages each service imports at run time."""
+
+def runtime_packages(service: str) -> tuple[str, ...]:
+    """Top-level packages ``service`` imports at run time: pyproject's ``dependencies``
+    (libs/common) plus the optional-dependency group named after the service."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
+    wanted = [*project["dependencies"], *project["optional-dependencies"][service]]
+    return tuple(Requirement(line).name for line in wanted)
 
 
 def header(service: str) -> str:
     """The comment on top of ``service``'s requirements file."""
     return (
-        f"# The {service} image's runtime packages: the closure of moodstream_dev.requirements."
-        f"RUNTIME['{service}']\n# at requirements.lock's versions. Regenerate with "
+        f"# The {service} image's runtime packages: the closure of pyproject's dependencies"
+        f" and its\n# [{service}] group at requirements.lock's versions. Regenerate with "
         f"`python -m moodstream_dev.requirements {service}`.\n"
     )
 
@@ -95,7 +90,7 @@ def installed_bytes(names: Iterable[str]) -> int:
 
 def requirements_text(service: str) -> str:
     """The pinned requirements file for ``service``'s runtime image."""
-    pins = closure(RUNTIME[service])
+    pins = closure(runtime_packages(service))
     return header(service) + "".join(f"{name}=={version}\n" for name, version in pins.items())
 
 
@@ -107,7 +102,7 @@ def requirements_path(service: str) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the runtime requirements file of each named service."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("services", nargs="+", choices=sorted(RUNTIME))
+    parser.add_argument("services", nargs="+", choices=SERVICES)
     args = parser.parse_args(argv)
     for service in args.services:
         path = requirements_path(service)
