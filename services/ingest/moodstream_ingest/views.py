@@ -36,9 +36,11 @@ def _error(view: View, status: int, reason: str, detail: str) -> Response:
 
 
 async def _accept(view: View, items: list[Item], *, source: str) -> list[Outcome] | Response:
-    """:func:`accept`, or a 503 asking the client to retry when the broker is away."""
+    """:func:`accept` in a request span, or a 503 asking the client to retry when the
+    broker is away."""
     try:
-        return await accept(items, source=source)
+        with tracer().start_as_current_span("moodstream.ingest.http"):
+            return await accept(items, source=source)
     except BrokerUnavailable:
         response = _error(
             view, 503, "broker_unavailable", "the broker is not answering; retry with the same ids"
@@ -60,6 +62,17 @@ async def _read_body(view: View, request: Request) -> bytes | Response:
     return body
 
 
+async def _read_json(view: View, request: Request) -> tuple[Any, Response | None]:
+    """The decoded JSON body and ``None``, or ``None`` and the 4xx response saying why not."""
+    body = await _read_body(view, request)
+    if not isinstance(body, bytes):  # an error response (401/413)
+        return None, body
+    try:
+        return decode_json(body, max_bytes=LIMITS.max_body_bytes), None
+    except Rejected as rejected:
+        return None, _error(view, 400, rejected.reason, rejected.detail)
+
+
 def _single_response(view: View, outcome: Outcome) -> Response:
     if outcome.accepted:
         return view.json(outcome.as_json(), status=202)
@@ -76,8 +89,7 @@ class Messages(View):
         body = await _read_body(self, request)
         if not isinstance(body, bytes):  # an error response (401/413)
             return body
-        with tracer().start_as_current_span("moodstream.ingest.http"):
-            outcomes = await _accept(self, [item_from_body(body)], source="http")
+        outcomes = await _accept(self, [item_from_body(body)], source="http")
         if not isinstance(outcomes, list):  # a 503 response
             return outcomes
         return _single_response(self, outcomes[0])
@@ -89,13 +101,9 @@ class MessagesBatch(View):
 
     async def post(self, request: Request) -> Response:
         """200 with ``{"accepted": n, "rejected": n, "results": [...]}`` in input order."""
-        body = await _read_body(self, request)
-        if not isinstance(body, bytes):  # an error response (401/413)
-            return body
-        try:
-            parsed = decode_json(body, max_bytes=LIMITS.max_body_bytes)
-        except Rejected as rejected:
-            return _error(self, 400, rejected.reason, rejected.detail)
+        parsed, refused = await _read_json(self, request)
+        if refused is not None:
+            return refused
         items = parsed.get("messages") if isinstance(parsed, dict) else parsed
         if not isinstance(items, list):
             return _error(self, 400, "not_a_batch", "expected a JSON array or {'messages': [...]}")
@@ -103,8 +111,7 @@ class MessagesBatch(View):
             return _error(
                 self, 413, "batch_too_large", f"at most {settings.max_batch_items} items a batch"
             )
-        with tracer().start_as_current_span("moodstream.ingest.http"):
-            outcomes = await _accept(self, [item_from_value(i) for i in items], source="http")
+        outcomes = await _accept(self, [item_from_value(i) for i in items], source="http")
         if not isinstance(outcomes, list):  # a 503 response
             return outcomes
         results: list[dict[str, Any]] = [
@@ -122,19 +129,14 @@ class LegacySubmit(View):
 
     async def post(self, request: Request) -> Response:
         """202 with a generated id, like ``/v1/messages``."""
-        body = await _read_body(self, request)
-        if not isinstance(body, bytes):  # an error response (401/413)
-            return body
-        try:
-            parsed = decode_json(body, max_bytes=LIMITS.max_body_bytes)
-        except Rejected as rejected:
-            return _error(self, 400, rejected.reason, rejected.detail)
+        parsed, refused = await _read_json(self, request)
+        if refused is not None:
+            return refused
         if not isinstance(parsed, dict) or not isinstance(parsed.get("message"), str):
             return _error(self, 400, "missing_text", "expected {'message': '<text>'}")
-        with tracer().start_as_current_span("moodstream.ingest.http"):
-            outcomes = await _accept(
-                self, [item_from_value({"text": parsed["message"]})], source="http:legacy"
-            )
+        outcomes = await _accept(
+            self, [item_from_value({"text": parsed["message"]})], source="http:legacy"
+        )
         if not isinstance(outcomes, list):  # a 503 response
             return outcomes
         return _single_response(self, outcomes[0])
