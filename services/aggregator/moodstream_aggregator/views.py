@@ -105,7 +105,8 @@ class HashtagsOverall(View):
         return self.json({"hashtags": queries.hashtags_from(rows, n or None)})
 
 
-@app.page("/v1/users/{user_id}")
+# `.+`: an id may hold `/`, `{` and `}`, which aiohttp's default `{name}` refuses.
+@app.page("/v1/users/{user_id:.+}")
 class UserView(View):
     """One user's message count and sentiment mix."""
 
@@ -115,7 +116,7 @@ class UserView(View):
         return self.json({"user_id": user_id, **summarize(rows.get(user_id) or empty_counts())})
 
 
-@app.page("/v1/messages/{message_id}")
+@app.page("/v1/messages/{message_id:.+}")
 class MessageView(View):
     """The current state of one message (routed to the worker that owns it)."""
 
