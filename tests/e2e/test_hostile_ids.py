@@ -47,15 +47,24 @@ HOSTILE_IDS = [
 ]
 
 
+def _user_of(message_id: str) -> str:
+    """A user id as hostile as the message id, within the same 256-character limit."""
+    return f"user {message_id}"[:256]
+
+
 def _path(kind: str, value: str) -> str:
-    """The view's URL for ``value``, every reserved character percent-encoded."""
-    return f"/v1/{kind}/{quote(value, safe='')}"
+    """The view's URL for ``value``, every reserved character percent-encoded.
+
+    Dots are encoded too: HTTP clients (httpx, browsers) resolve a bare ``.`` or ``..``
+    path segment away before sending (RFC 3986 5.2.4), ``%2E`` they leave alone.
+    """
+    return f"/v1/{kind}/{quote(value, safe='').replace('.', '%2E')}"
 
 
 def test_every_accepted_id_can_be_looked_up(stack):
     ingest, aggregator = stack["ingest"].url, stack["aggregator"].url
     batch = [
-        {"id": message_id, "user_id": f"user {message_id}", "text": f"love it #{index}"}
+        {"id": message_id, "user_id": _user_of(message_id), "text": f"love it #{index}"}
         for index, message_id in enumerate(HOSTILE_IDS)
     ]
     response = httpx.post(f"{ingest}/v1/messages:batch", json=batch, timeout=60)
@@ -68,12 +77,23 @@ def test_every_accepted_id_can_be_looked_up(stack):
             answer = client.get(_path("messages", message_id))
             return answer.json() if answer.status_code == 200 else None
 
+        missing = list(HOSTILE_IDS)
+
+        def all_found() -> bool:
+            missing[:] = [m for m in missing if found(m) is None]
+            return not missing
+
+        try:
+            eventually(all_found, timeout=120)
+        except AssertionError as error:
+            raise AssertionError(f"never found: {missing!r}") from error
         for message_id in HOSTILE_IDS:
-            state = eventually(lambda m=message_id: found(m), timeout=120)
+            state = found(message_id)
+            assert state is not None, message_id
             assert state["id"] == message_id and state["deleted"] is False
-            user = client.get(_path("users", f"user {message_id}"))
+            user = client.get(_path("users", _user_of(message_id)))
             assert user.status_code == 200, (message_id, user.text)
-            assert user.json()["user_id"] == f"user {message_id}"
+            assert user.json()["user_id"] == _user_of(message_id)
             assert user.json()["total"] == 1
 
         # A delete of a hostile id reaches the same message.
