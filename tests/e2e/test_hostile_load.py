@@ -86,7 +86,7 @@ def test_hostile_corpus_at_load_changes_nothing_valid(broker, stack, stack_prefi
         assert summary["sent"] == COUNT
         assert summary["per_second"] >= 0.9 * RATE, summary
 
-    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-ingest",
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-ingest-events",
                     topics.EVENTS.name(stack_prefix), timeout=120)
     raw = [v for _, v in read_topic(broker.bootstrap, topics.RAW.name(stack_prefix))]
     dead = [v for _, v in read_topic(broker.bootstrap, topics.DEAD_LETTERS.name(stack_prefix))]

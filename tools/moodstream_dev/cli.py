@@ -50,7 +50,7 @@ def _replay(args: argparse.Namespace) -> int:
     settings = BrokerSettings()
     broker_compat.apply(settings.broker_flavor)
     bootstrap = args.bootstrap or settings.bootstrap_servers
-    group = settings.app_id(args.service)
+    group = settings.input_group(args.service)
     base = args.topic or SOURCE_TOPIC[args.service]
     topic = topics.topic_name(base, settings.topic_prefix)
 

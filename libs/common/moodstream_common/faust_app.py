@@ -34,6 +34,25 @@ def broker_credentials(settings: BrokerSettings) -> Any:
     return faust.SSLCredentials(ssl_context)
 
 
+def client_settings(settings: BrokerSettings) -> dict[str, Any]:
+    """Keyword arguments that connect a plain aiokafka client (consumer, producer, admin)
+    to the same broker, with the same security, as the service's Faust app."""
+    protocol = settings.broker_security_protocol.upper()
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": protocol,
+    }
+    if protocol.endswith("SSL"):
+        options["ssl_context"] = ssl.create_default_context()
+    if protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=settings.broker_sasl_mechanism,
+            sasl_plain_username=settings.broker_sasl_username,
+            sasl_plain_password=settings.broker_sasl_password.get_secret_value(),
+        )
+    return options
+
+
 def make_app(
     service: str,
     settings: BrokerSettings,

@@ -57,6 +57,14 @@ class BrokerSettings(BaseSettings):
         """Faust app id (and consumer group) of ``service`` in this deployment."""
         return f"{self.topic_prefix}moodstream-{service}"
 
+    def input_group(self, service: str) -> str:
+        """The consumer group that reads ``service``'s input topic (what a replay rewinds).
+
+        The Faust app's own group, except for ingest: its input-topic door reads with a
+        plain aiokafka consumer in a group of its own (``moodstream_ingest.agents``).
+        """
+        return self.app_id(service) + ("-events" if service == "ingest" else "")
+
     @property
     def bootstrap_servers(self) -> str:
         """``host:port[,host:port]`` form for plain aiokafka clients."""
