@@ -128,7 +128,7 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
         except (TimeoutError, KafkaError) as exc:
             batch_span.record_exception(exc)
             raise BrokerUnavailable(f"broker did not take {len(items)} records") from exc
-    MESSAGES_OUT.labels(SERVICE, raw_topic.get_topic_name()).inc(
+    MESSAGES_OUT.labels(SERVICE, RAW_TOPIC).inc(
         sum(1 for outcome in outcomes if outcome.accepted)
     )
     return outcomes
