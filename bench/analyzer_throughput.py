@@ -3,9 +3,11 @@
     python -m bench.analyzer_throughput [--count 4000] [--repeats 3] [--backend onnx]
 
 Model alone: ``predict_batch`` at batch sizes 1, 32, 128 and at the service's batch
-size, in this process. Service: ``count`` raw records produced to ``raw`` at once; its
-steady rate is the records scored from the first scored batch readable in ``scored``
-to the last (the first fetch, join and batch are a fixed cost, not a rate).
+size, in this process, called as the service calls it (``call_plan``: for onnx, one
+single-threaded call per core at once). Service: ``count`` raw records produced to
+``raw`` at once; its steady rate is the records scored from the first scored batch
+readable in ``scored`` to the last (the first fetch, join and batch are a fixed cost,
+not a rate).
 Reports analyzer ÷ model-alone (at the service batch size; target ≥ 0.85) and batched ÷
 one-at-a-time (what a naive worker calling the model per message gets).
 """
@@ -23,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import median, table, write_result
 from bench.model_throughput import measure
-from moodstream_analyzer.model import BACKENDS, load_model
+from moodstream_analyzer.model import BACKENDS, call_plan, load_model
 from moodstream_analyzer.settings import Settings as AnalyzerSettings
 from moodstream_common import topics
 from moodstream_common.records import RawMessage
@@ -87,13 +89,14 @@ def main() -> None:
     service_batch = AnalyzerSettings().batch_size
     texts = _texts(args.count, seed=1)
 
-    model = load_model(args.model, backend=args.backend)
+    plan = call_plan(args.backend)
+    model = load_model(args.model, backend=args.backend, threads=plan.threads)
     model.predict_batch(texts[:8])  # warm-up
     alone: dict[int, list[float]] = {1: [], 32: [], 128: [], service_batch: []}
     for _ in range(args.repeats):
         for batch in alone:
             total = 64 if batch == 1 else 512
-            alone[batch].append(measure(model, texts, batch, total))
+            alone[batch].append(measure(model, texts, batch, total, plan.calls))
     del model
 
     state = Path(tempfile.mkdtemp(prefix="bench-analyzer-"))
@@ -132,6 +135,7 @@ def main() -> None:
         "count": args.count,
         "repeats": args.repeats,
         "service_batch_size": service_batch,
+        "call_plan": {"calls": plan.calls, "threads_per_call": plan.threads},
         "model_alone_texts_per_s": {str(b): m for b, m in medians.items()},
         "analyzer_service_texts_per_s": service,
         "analyzer_over_model_alone": round(service / medians[service_batch], 3),

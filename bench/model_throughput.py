@@ -4,9 +4,11 @@
 
 Two text sets, each cleaned as the service cleans them: the load generator's messages
 (:mod:`moodstream_dev.textmix`, what ``make loadgen`` and the pipeline bench send) and
-real tweets (the CrowdFlower corpus). Each figure is the median of ``--repeats`` timed
-runs after a warm-up batch; the backends alternate run by run, so a noisy minute slows
-both. Two ratios at the analyzer's batch size:
+real tweets (the CrowdFlower corpus). Each backend is called as the analyzer calls it
+(:func:`~moodstream_analyzer.model.call_plan`: onnx one single-threaded call per core at
+once, flair one call at a time). Each figure is the median of ``--repeats`` timed runs
+after a warm-up batch; the backends alternate run by run, so a noisy minute slows both.
+Two ratios at the analyzer's batch size:
 
 - ``onnx / flair``: the two backends serving the same trained model;
 - ``onnx / v1 flair path`` (the issue's target, 3x): the served model against the flair
@@ -25,10 +27,18 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import median, table, write_result, write_v1_flair_path
-from moodstream_analyzer.model import BACKENDS, DEFAULT_MODEL_DIR, SentimentModel, load_model
+from moodstream_analyzer.model import (
+    BACKENDS,
+    DEFAULT_MODEL_DIR,
+    CallPlan,
+    SentimentModel,
+    call_plan,
+    load_model,
+)
 from moodstream_analyzer.settings import Settings
 from moodstream_analyzer.text import clean_for_scoring
 from moodstream_dev.textmix import make_text
@@ -49,14 +59,19 @@ def tweet_texts(count: int = 2000) -> list[str]:
     return [e.text for e in load_crowdflower().examples[:count]]
 
 
-def measure(model: SentimentModel, texts: list[str], batch: int, total: int) -> float:
-    """Texts/s scoring ``total`` texts in batches of ``batch``."""
+def measure(
+    model: SentimentModel, texts: list[str], batch: int, total: int, calls: int = 1
+) -> float:
+    """Texts/s scoring ``total`` texts in batches of ``batch``, ``calls`` batches at once
+    (each on its own thread, as the analyzer calls the model)."""
     pool = itertools.cycle(texts)
     batches = [[next(pool) for _ in range(batch)] for _ in range(max(1, total // batch))]
-    started = time.perf_counter()
-    for chunk in batches:
-        model.predict_batch(chunk)
-    return sum(map(len, batches)) / (time.perf_counter() - started)
+    with ThreadPoolExecutor(max_workers=calls) as executor:
+        started = time.perf_counter()
+        for _ in executor.map(model.predict_batch, batches):
+            pass
+        elapsed = time.perf_counter() - started
+    return sum(map(len, batches)) / elapsed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,18 +80,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--texts", type=int, default=512, help="texts per timed run")
-    parser.add_argument("--threads", type=int, default=0, help="0 = one per core")
+    parser.add_argument("--calls", type=int, default=0, help="calls at once; 0 = as served")
+    parser.add_argument("--threads", type=int, default=0, help="threads per call; 0 = as served")
     args = parser.parse_args(argv)
     service_batch = Settings().batch_size
 
     models: dict[str, SentimentModel] = {}
+    plans: dict[str, CallPlan] = {}
     load_seconds = {}
     for backend in BACKENDS:
+        plans[backend] = call_plan(backend, args.calls, args.threads)
         started = time.perf_counter()
-        models[backend] = load_model(args.model, backend=backend, threads=args.threads)
+        models[backend] = load_model(args.model, backend=backend, threads=plans[backend].threads)
         load_seconds[backend] = round(time.perf_counter() - started, 2)
     scratch = tempfile.TemporaryDirectory(prefix="v1-flair-path-")
     models[V1] = load_model(write_v1_flair_path(Path(scratch.name)), backend="flair")
+    plans[V1] = call_plan("flair", args.calls, args.threads)
     text_sets = {"loadgen": loadgen_texts(), "tweets": tweet_texts()}
     for model in models.values():
         model.predict_batch(text_sets["loadgen"][:64])  # warm-up: first-call allocations
@@ -90,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rates: dict[str, list[float]] = {b: [] for b in models}
             for _ in range(args.repeats):
                 for backend, model in models.items():
-                    rates[backend].append(measure(model, texts, batch, total))
+                    calls = plans[backend].calls
+                    rates[backend].append(measure(model, texts, batch, total, calls))
             for backend in models:
                 results.setdefault(set_name, {}).setdefault(backend, {})[str(batch)] = {
                     "texts_per_s_median": median(rates[backend]),
@@ -141,7 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model_throughput",
         {
             "model": {"name": name, "version": version, "path": str(args.model)},
-            "threads": args.threads,
+            "call_plans": {
+                backend: {"calls": plan.calls, "threads_per_call": plan.threads}
+                for backend, plan in plans.items()
+            },
             "analyzer_batch_size": service_batch,
             "load_seconds": load_seconds,
             "mean_text_chars": {

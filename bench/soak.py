@@ -128,7 +128,7 @@ def main() -> None:
                 time.sleep(args.sample_every)
             group_caught_up(
                 broker.bootstrap,
-                f"{prefix}moodstream-analyzer",
+                f"{prefix}moodstream-analyzer-raw",
                 topics.RAW.name(prefix),
                 timeout=600,
             )

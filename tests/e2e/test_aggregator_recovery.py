@@ -37,7 +37,7 @@ def test_kill_and_delete_local_store_then_recover(broker, stack, stack_prefix):
     eventually(lambda: httpx.get(f"{aggregator.url}/v1/totals").json()["total"] == live,
                timeout=120)
     # Replacing updates do not change the total: wait until every record is applied.
-    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                     topics.RAW.name(stack_prefix), timeout=120)
     group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                     topics.SCORED.name(stack_prefix), timeout=120)

@@ -37,7 +37,7 @@ def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, 
         config = LoadConfig(count=300, via="http", ingest_url=stack["ingest"].url, seed=51,
                             id_prefix="w", users=5)
         asyncio.run(run_loadgen(config, progress=False))
-        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                         topics.RAW.name(stack_prefix), timeout=180)
         group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                         topics.SCORED.name(stack_prefix), timeout=180)

@@ -91,7 +91,7 @@ def test_competing_bridges_count_every_message_once(broker, stack, stack_prefix,
         asyncio.run(_publish(rabbitmq.url, queues["incoming"], contract[:RESENT]))  # retries
 
         expected = CONTRACT + LEGACY
-        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                         topics.RAW.name(stack_prefix), timeout=180)
         aggregator = stack["aggregator"].url
 
@@ -100,7 +100,7 @@ def test_competing_bridges_count_every_message_once(broker, stack, stack_prefix,
 
         eventually(lambda: total() == expected, timeout=120)
         # Everything the bridge wrote has been scored and applied: a duplicate would show.
-        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                         topics.RAW.name(stack_prefix), timeout=120)
         group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                         topics.SCORED.name(stack_prefix), timeout=120)

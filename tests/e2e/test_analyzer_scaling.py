@@ -51,7 +51,7 @@ def test_second_analyzer_joins_mid_stream_without_loss(broker, stack, stack_pref
         second.wait_ready(90)
         sender.join(timeout=120)
         assert summary["errors"] == 0
-        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+        group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                         topics.RAW.name(stack_prefix), timeout=180)
         group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                         topics.SCORED.name(stack_prefix), timeout=120)

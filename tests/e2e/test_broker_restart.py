@@ -139,7 +139,7 @@ def test_services_ride_out_a_broker_restart(tmp_path):
         )
         assert httpx.get(f"{aggregator}/v1/messages/before_3", timeout=5).status_code == 404
         # Everything sent has been scored and applied, so no late record can still count.
-        group_caught_up(broker.bootstrap, "moodstream-analyzer", topics.RAW.name(""), timeout=120)
+        group_caught_up(broker.bootstrap, "moodstream-analyzer-raw", topics.RAW.name(""), timeout=120)
         group_caught_up(
             broker.bootstrap, "moodstream-aggregator", topics.SCORED.name(""), timeout=120
         )

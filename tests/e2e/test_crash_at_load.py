@@ -100,7 +100,7 @@ def test_sigkill_at_load_loses_nothing_and_counts_nothing_twice(
     assert summary["errors"] == 0, summary
     assert summary["per_second"] >= 300, summary
 
-    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                     topics.RAW.name(stack_prefix), timeout=300)
     group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                     topics.SCORED.name(stack_prefix), timeout=300)

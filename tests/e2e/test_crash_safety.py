@@ -55,7 +55,7 @@ def test_restarts_under_load_lose_nothing_and_count_nothing_twice(broker, stack,
     # rebuilds them from the changelogs; a SIGTERM vouches for them and they are kept.
     assert _discards(stack["aggregator"]) - discards_before == (2 if signum == signal.SIGKILL
                                                                  else 0)
-    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                     topics.RAW.name(stack_prefix), timeout=180)
     group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                     topics.SCORED.name(stack_prefix), timeout=180)

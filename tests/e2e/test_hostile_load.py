@@ -105,7 +105,7 @@ def test_hostile_corpus_at_load_changes_nothing_valid(broker, stack, stack_prefi
     )
 
     # Every valid message is in the aggregates exactly as the generator left it.
-    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer",
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
                     topics.RAW.name(stack_prefix), timeout=180)
     group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
                     topics.SCORED.name(stack_prefix), timeout=180)

@@ -39,7 +39,7 @@ def test_replay_of_raw_does_not_double_count(broker, stack, stack_prefix):
     before = snapshot(aggregator.url)
 
     analyzer.stop()
-    group = f"{stack_prefix}moodstream-analyzer"
+    group = f"{stack_prefix}moodstream-analyzer-raw"
     raw = topics.RAW.name(stack_prefix)
     asyncio.run(replay.ensure_group_stopped(broker.bootstrap, group))
     plan = asyncio.run(replay.plan(broker.bootstrap, group, raw, "earliest"))

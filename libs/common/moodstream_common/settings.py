@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from moodstream_common import topics
 
+_INPUT_GROUP_SUFFIXES = {"ingest": "-events", "analyzer": "-raw"}
+"""Services reading their input outside Faust, and their group's suffix (input topic)."""
+
 
 class BrokerSettings(BaseSettings):
     """Where the Kafka-protocol broker is and how to talk to it."""
@@ -60,10 +63,11 @@ class BrokerSettings(BaseSettings):
     def input_group(self, service: str) -> str:
         """The consumer group that reads ``service``'s input topic (what a replay rewinds).
 
-        The Faust app's own group, except for ingest: its input-topic door reads with a
-        plain aiokafka consumer in a group of its own (``moodstream_ingest.agents``).
+        The Faust app's own group, except for the services that read their input with a
+        plain aiokafka consumer in a group of their own
+        (:mod:`moodstream_common.input_batches`): ingest and the analyzer.
         """
-        return self.app_id(service) + ("-events" if service == "ingest" else "")
+        return self.app_id(service) + _INPUT_GROUP_SUFFIXES.get(service, "")
 
     @property
     def bootstrap_servers(self) -> str:

@@ -1,40 +1,54 @@
 """Analyzer agents.
 
 Reads: ``raw`` (:class:`RawMessage`, keyed by message id).
-Writes: ``scored`` (:class:`ScoredMessage`, same key, so per-message order holds).
+Writes: ``scored`` (:class:`ScoredMessage`, same key, so per-message order holds) and
+``dead-letters`` (a record on ``raw`` that is no raw message, with its bytes).
 
-Records are batched with ``take_events`` and scored in model calls on a single
-executor thread, so the event loop keeps heartbeating (and traces and sends the
-finished calls' records) while the model runs.
+Records are read in batches with a plain aiokafka consumer
+(:mod:`moodstream_common.input_batches`: commit only after ``scored`` has the batch)
+and scored in model calls on executor threads
+(one per call that may run at once, :func:`~moodstream_analyzer.model.call_plan`), so the
+event loop keeps heartbeating (and traces and sends the finished calls' records) while
+the model runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
-from faust import StreamT
-from faust.types import EventT
 from opentelemetry.context import Context
 
-from moodstream_analyzer.app import app, raw_topic, scored_topic, settings
-from moodstream_analyzer.delivery import OrderedPublisher
+from moodstream_analyzer.app import app, dead_letter_topic, raw_topic, scored_topic, settings
+from moodstream_analyzer.delivery import OrderedPublisher, publish_in_order
 from moodstream_analyzer.model import ModelUnavailable, SentimentModel, load_model
 from moodstream_analyzer.scoring import score_batch
-from moodstream_common.metrics import BATCH_SIZE, MESSAGES_IN, MESSAGES_OUT, MODEL_LATENCY
-from moodstream_common.records import RawMessage, ScoredMessage
+from moodstream_common.faust_app import send_direct
+from moodstream_common.input_batches import Batch, InputBatches
+from moodstream_common.metrics import (
+    BATCH_SIZE,
+    DEAD_LETTERS,
+    MESSAGES_IN,
+    MESSAGES_OUT,
+    MODEL_LATENCY,
+)
+from moodstream_common.records import DeadLetter, RawMessage, ScoredMessage
 from moodstream_common.tracing import batch_links, child_span_headers, extract_context, tracer
 
 log = logging.getLogger("moodstream.analyzer")
 SERVICE = "analyzer"
+RAW_TOPIC = raw_topic.get_topic_name()
+SCORED_TOPIC = scored_topic.get_topic_name()
 
-# One thread: the model parallelises inside a call; two calls at once would fight for cores.
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+_plan = settings.call_plan()
+_executor = ThreadPoolExecutor(max_workers=_plan.calls, thread_name_prefix="model")
 _model: SentimentModel | None = None
 _model_error: str | None = None
 _load_attempts = 0
@@ -69,7 +83,7 @@ async def model() -> SentimentModel:
         load_model,
         settings.model_path,
         backend=settings.backend,
-        threads=settings.model_threads,
+        threads=_plan.threads,
         mini_batch_size=settings.batch_size,
         token_budget=settings.token_budget,
     )
@@ -88,57 +102,119 @@ async def model() -> SentimentModel:
     return _model
 
 
-@app.agent(raw_topic, concurrency=1)
-async def score(stream: StreamT[RawMessage]) -> AsyncIterator[int]:
-    """Score raw records in batches and publish them to ``scored``; yields batch sizes.
-
-    A batch of up to ``stream_batch_size`` records is scored in model calls of
-    ``batch_size``, all queued on the model thread at once so each starts the moment
-    the previous one ends. Each call's records are sent as soon as it is done, so their
-    broker round trips overlap the next call, and the batch ends only when the broker
-    has acknowledged all of them (:class:`OrderedPublisher`).
-    """
+@app.task  # type: ignore[untyped-decorator]  # Faust leaves its decorators untyped
+async def score_raw() -> None:
+    """Score ``raw`` in batches into ``scored`` until stopped (once the model is loaded)."""
     sentiment_model = await model()
+    await raw_topic.maybe_declare()
+    await InputBatches(
+        settings.broker,
+        RAW_TOPIC,
+        group=settings.broker.input_group(SERVICE),
+        carry_from=settings.broker.app_id(SERVICE),
+        prepare=functools.partial(start_scoring, sentiment_model),
+        publish=publish_scored,
+        max_records=settings.stream_batch_size,
+        wait_seconds=settings.batch_within_seconds,
+    ).run()
+
+
+@dataclass
+class Scoring:
+    """One batch on its way: its model calls queued, nothing sent yet."""
+
+    records: int
+    chunks: list[list[RawMessage]]
+    calls: list[asyncio.Future[tuple[list[ScoredMessage], float]]]
+    parents: list[Context]
+    rejected: list[DeadLetter]
+
+
+async def start_scoring(sentiment_model: SentimentModel, records: Batch) -> Scoring:
+    """Decode one fetched batch and queue its model calls of ``batch_size``.
+
+    All of a batch's calls go on the model threads at once, so each starts the moment
+    a thread is free, and the reader fetches and queues the next batch while this one
+    is published. A record that is no :class:`RawMessage` is kept for dead letters.
+    """
+    messages: list[RawMessage] = []
+    parents: list[Context] = []
+    rejected: list[DeadLetter] = []
+    for record in records:
+        try:
+            message = RawMessage.loads(record.value or b"")
+            if not isinstance(message, RawMessage):
+                raise TypeError(f"a {type(message).__name__}, not a RawMessage")
+        except Exception as exc:  # noqa: BLE001  any bytes may be on a topic
+            rejected.append(_undecodable(record, exc))
+            continue
+        messages.append(message)
+        parents.append(extract_context(record.headers))
     loop = asyncio.get_running_loop()
-    async for events in stream.take_events(  # type: ignore[attr-defined]  # Stream has it; StreamT lacks it
-        settings.stream_batch_size, within=settings.batch_within_seconds
-    ):
-        chunks = [
-            events[start : start + settings.batch_size]
-            for start in range(0, len(events), settings.batch_size)
-        ]
-        calls = [
-            loop.run_in_executor(_executor, _timed_score, sentiment_model, chunk)
-            for chunk in chunks
-        ]
-        parents = [extract_context(event.message.headers) for event in events]
-        publisher: OrderedPublisher[tuple[ScoredMessage, dict[str, bytes]]] = OrderedPublisher(
-            lambda item: scored_topic.send(key=item[0].id, value=item[0], headers=item[1])
-        )
-        with tracer().start_as_current_span(
-            "moodstream.analyzer.batch", links=batch_links(parents)
-        ) as span:
-            span.set_attribute("moodstream.batch_size", len(events))
-            MESSAGES_IN.labels(SERVICE, raw_topic.get_topic_name()).inc(len(events))
-            offset = 0
-            for chunk, call in zip(chunks, calls, strict=True):
-                scored, seconds = await call
-                BATCH_SIZE.labels(SERVICE).observe(len(chunk))
-                MODEL_LATENCY.labels(SERVICE).observe(seconds)
-                chunk_parents, offset = parents[offset : offset + len(chunk)], offset + len(chunk)
-                await publisher.send(_with_score_spans(chunk_parents, scored))
-        # Every record on the broker before the batch's offsets can be committed.
-        await publisher.settle()
-        MESSAGES_OUT.labels(SERVICE, scored_topic.get_topic_name()).inc(len(events))
-        yield len(events)
+    chunks = [
+        messages[start : start + settings.batch_size]
+        for start in range(0, len(messages), settings.batch_size)
+    ]
+    calls = [
+        loop.run_in_executor(_executor, _timed_score, sentiment_model, chunk) for chunk in chunks
+    ]
+    return Scoring(len(records), chunks, calls, parents, rejected)
+
+
+async def publish_scored(batch: Scoring) -> None:
+    """Send a batch's scored records to ``scored`` as its calls finish, in order, and its
+    undecodable records to dead letters; returns once the broker has all of them.
+
+    Each call's records are sent as soon as it and every call before it are done, so
+    their broker round trips overlap the next calls (:class:`OrderedPublisher`).
+    """
+    publisher: OrderedPublisher[tuple[ScoredMessage, dict[str, bytes]]] = OrderedPublisher(
+        lambda item: send_direct(app, scored_topic, item[0].id, item[0], item[1])
+    )
+    with tracer().start_as_current_span(
+        "moodstream.analyzer.batch", links=batch_links(batch.parents)
+    ) as span:
+        span.set_attribute("moodstream.batch_size", batch.records)
+        MESSAGES_IN.labels(SERVICE, RAW_TOPIC).inc(batch.records)
+        offset = 0
+        for chunk, call in zip(batch.chunks, batch.calls, strict=True):
+            scored, seconds = await call
+            BATCH_SIZE.labels(SERVICE).observe(len(chunk))
+            MODEL_LATENCY.labels(SERVICE).observe(seconds)
+            parents, offset = batch.parents[offset : offset + len(chunk)], offset + len(chunk)
+            await publisher.send(_with_score_spans(parents, scored))
+    if batch.rejected:
+        await publish_in_order(lambda letter: dead_letter_topic.send(value=letter), batch.rejected)
+        DEAD_LETTERS.labels(SERVICE, "undecodable_raw_record").inc(len(batch.rejected))
+        log.warning("%d records on %s are no raw messages; sent to dead letters",
+                    len(batch.rejected), RAW_TOPIC)
+    # Every record on the broker before the batch's offsets can be committed.
+    await publisher.settle()
+    MESSAGES_OUT.labels(SERVICE, SCORED_TOPIC).inc(batch.records - len(batch.rejected))
+
+
+def _undecodable(record: Any, error: Exception) -> DeadLetter:
+    """A dead letter for a ``raw`` record that does not decode, with its exact bytes."""
+    value = record.value or b""
+    return DeadLetter(
+        reason="undecodable_raw_record",
+        detail=f"{RAW_TOPIC} partition {record.partition} offset {record.offset}: "
+        f"{type(error).__name__}: {error}"[:500],
+        source=f"topic:{RAW_TOPIC}",
+        service=SERVICE,
+        received_at=time.time(),
+        original_b64=base64.b64encode(value).decode("ascii"),
+        original_preview=value[:2000].decode("utf-8", "replace")[:500],
+        message_id=record.key.decode("utf-8", "replace") if record.key else None,
+    )
 
 
 def _timed_score(
-    sentiment_model: SentimentModel, events: Sequence[EventT[Any]]
+    sentiment_model: SentimentModel, messages: Sequence[RawMessage]
 ) -> tuple[list[ScoredMessage], float]:
-    """Score the events' records (on the model thread); also how long the call took."""
+    """Score the messages (on a model thread); also how long the call took."""
     started = time.perf_counter()
-    scored = score_batch(sentiment_model, [cast(RawMessage, event.value) for event in events])
+    scored = score_batch(sentiment_model, messages)
     return scored, time.perf_counter() - started
 
 

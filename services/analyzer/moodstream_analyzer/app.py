@@ -5,7 +5,7 @@ from __future__ import annotations
 from moodstream_analyzer import settings as settings_module
 from moodstream_common import topics
 from moodstream_common.faust_app import make_app
-from moodstream_common.records import RawMessage, ScoredMessage
+from moodstream_common.records import DeadLetter, RawMessage, ScoredMessage
 
 settings = settings_module.load()
 app = make_app(
@@ -28,4 +28,9 @@ scored_topic = app.topic(
     partitions=topics.SCORED.partitions,
     key_type=str,
     value_type=ScoredMessage,
+)
+dead_letter_topic = app.topic(
+    settings.broker.topic(topics.DEAD_LETTERS),
+    partitions=topics.DEAD_LETTERS.partitions,
+    value_type=DeadLetter,
 )

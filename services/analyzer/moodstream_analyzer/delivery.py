@@ -1,11 +1,10 @@
 """Publish a batch of scored records, re-sending what the broker refused, in order.
 
-Why the analyzer cannot let a failed send escape: Faust's ``take_events`` acknowledges
-a batch's events in a ``finally`` block, so an exception raised while the batch is
-being published still marks its offsets committable, and the records that never
-reached ``scored`` are lost for good. aiokafka retries retriable errors by itself (for
-Faust's ``producer_request_timeout``); what reaches here is an error it gave up on,
-such as the embedded broker's UnknownError when two producers race for an empty
+Why the analyzer does not let a failed send escape: a batch's offsets are committed
+once it is handled (:mod:`moodstream_common.input_batches`), so a batch must end only
+when every record it produced is on the broker. aiokafka retries retriable errors by
+itself (for ``producer_request_timeout``); what reaches here is an error it gave up
+on, such as the embedded broker's UnknownError when two producers race for an empty
 partition. Those pass, so the batch waits and tries again.
 
 A re-send starts at the first record that failed and repeats everything after it, in

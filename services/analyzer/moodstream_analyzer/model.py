@@ -42,6 +42,8 @@ FIX = "run `make model` to build it"
 
 DEFAULT_TOKEN_BUDGET = 64 * 40
 """Padded tokens per model call: 64 texts of up to 40 words, or fewer longer ones."""
+CONCURRENT_BACKENDS = frozenset({"onnx"})
+"""Backends whose calls may run at once from several threads (flair's are serialised)."""
 
 # Unicode's names for a few common emoji read as the opposite of what people mean.
 _SYMBOL_NAMES = {"\u2764": "red heart", "\u2665": "heart"}
@@ -72,7 +74,8 @@ class Prediction:
 class SentimentModel(Protocol):
     """What the analyzer needs from a model: load once, then score batches.
 
-    ``predict_batch`` blocks (it runs the model): call it from one executor thread.
+    ``predict_batch`` blocks (it runs the model): call it from executor threads, as many
+    at once as :func:`call_plan` says the backend can use.
     """
 
     @property
@@ -230,6 +233,33 @@ class ModelDirectory:
         if self.metadata.extra.get("input_transform") == SYMBOL_NAMES:
             return [name_symbols(text) for text in texts]
         return list(texts)
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """How the model is called: ``calls`` at once, each with ``threads`` intra-op threads
+    (0: the backend's default)."""
+
+    calls: int
+    threads: int
+
+
+def call_plan(backend: str, calls: int = 0, threads: int = 0, cpus: int | None = None) -> CallPlan:
+    """How many model calls to run at once and with how many threads each.
+
+    ``calls`` and ``threads`` are the settings (0: choose). ONNX Runtime may run one
+    session from several threads, and on a few cores ``cpus`` single-threaded calls at
+    once beat one call using every core: an intra-op thread pool waits at every operator
+    for its slowest thread, so a core busy with the event loop for a moment stalls the
+    whole call. On 2 cores, two one-thread calls scored 1.2x one two-thread call alone
+    and kept both cores busy inside the service (bench.analyzer_throughput). flair's
+    calls are serialised, so it makes one call at a time with torch's threads.
+    """
+    cpus = cpus or os.cpu_count() or 1
+    if backend not in CONCURRENT_BACKENDS:
+        return CallPlan(calls=1, threads=threads)
+    calls = calls or cpus
+    return CallPlan(calls=calls, threads=threads or max(1, cpus // calls))
 
 
 def load_model(

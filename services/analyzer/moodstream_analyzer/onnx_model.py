@@ -52,8 +52,9 @@ def split_words(text: str) -> list[str]:
 class OnnxSentimentModel(ModelDirectory):
     """The exported classifier in a model directory, run by ONNX Runtime on the CPU.
 
-    ``threads`` sets ONNX Runtime's intra-op threads (0: one per core). Calls to
-    :meth:`predict_batch` are serialised by a lock, like the flair model's.
+    ``threads`` sets ONNX Runtime's intra-op threads (0: one per core). Several threads
+    may call :meth:`predict_batch` at once: an ONNX Runtime session and a tokenizer are
+    safe to share, and the service runs a call per core (``call_plan``).
     """
 
     def __init__(self, path: str | Path, **calls: int) -> None:
@@ -127,19 +128,16 @@ class OnnxSentimentModel(ModelDirectory):
             return results
         encodings = self._tokenizer.encode_batch([words[i] for i in scored], is_pretokenized=True)
         lengths = [len(encoding.ids) for encoding in encodings]
-        with self._lock:
-            for group in length_groups(lengths, self.mini_batch_size, self.token_budget):
-                longest = max(lengths[i] for i in group)
-                ids = np.zeros((len(group), longest), dtype=np.int64)
-                mask = np.zeros((len(group), longest), dtype=np.int64)
-                for row, index in enumerate(group):
-                    ids[row, : lengths[index]] = encodings[index].ids
-                    mask[row, : lengths[index]] = 1
-                (probabilities,) = self._session.run(
-                    None, {"input_ids": ids, "attention_mask": mask}
+        for group in length_groups(lengths, self.mini_batch_size, self.token_budget):
+            longest = max(lengths[i] for i in group)
+            ids = np.zeros((len(group), longest), dtype=np.int64)
+            mask = np.zeros((len(group), longest), dtype=np.int64)
+            for row, index in enumerate(group):
+                ids[row, : lengths[index]] = encodings[index].ids
+                mask[row, : lengths[index]] = 1
+            (probabilities,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            for row, index in enumerate(group):
+                results[scored[index]] = prediction_from_probabilities(
+                    dict(zip(self.output_labels, map(float, probabilities[row]), strict=True))
                 )
-                for row, index in enumerate(group):
-                    results[scored[index]] = prediction_from_probabilities(
-                        dict(zip(self.output_labels, map(float, probabilities[row]), strict=True))
-                    )
         return results

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from moodstream_analyzer.model import DEFAULT_MODEL_DIR, DEFAULT_TOKEN_BUDGET
+from moodstream_analyzer.model import DEFAULT_MODEL_DIR, DEFAULT_TOKEN_BUDGET, CallPlan, call_plan
 from moodstream_common.settings import BrokerSettings
 
 
@@ -49,10 +49,22 @@ class Settings(BaseSettings):
         description="Most padded words per model call (texts x longest): long texts are "
         "scored in calls of their own instead of slowing a whole batch.",
     )
+    model_calls: int = Field(
+        default=0,
+        ge=0,
+        description="Model calls running at once, each on its own thread; 0 = one per core "
+        "for onnx. flair always makes one call at a time.",
+    )
     model_threads: int = Field(
         default=0,
-        description="Threads inside one model call (ONNX Runtime or torch); 0 = all cores.",
+        ge=0,
+        description="Threads inside one model call (ONNX Runtime or torch); 0 = the cores "
+        "divided among ANALYZER_MODEL_CALLS for onnx, torch's default for flair.",
     )
+
+    def call_plan(self) -> CallPlan:
+        """How many model calls run at once and the threads inside each."""
+        return call_plan(self.backend, self.model_calls, self.model_threads)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
 

@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,12 @@ from moodstream_analyzer.model import (
     BACKENDS,
     DEFAULT_MODEL_DIR,
     METADATA_FILE,
+    CallPlan,
     ModelMetadata,
     ModelUnavailable,
     Prediction,
     SentimentModel,
+    call_plan,
     length_groups,
     load_model,
     name_symbols,
@@ -387,3 +390,32 @@ def test_real_model_calls_from_threads_match_serial(real_model: SentimentModel) 
     for result in results:
         assert [p.label for p in result] == [p.label for p in expected]
         assert [p.score for p in result] == pytest.approx([p.score for p in expected], abs=1e-5)
+
+
+def test_the_onnx_backend_runs_one_single_threaded_call_per_core():
+    assert call_plan("onnx", cpus=2) == CallPlan(calls=2, threads=1)
+    assert call_plan("onnx", cpus=8) == CallPlan(calls=8, threads=1)
+    # Set by hand: fewer calls share the cores among them; explicit threads win.
+    assert call_plan("onnx", calls=2, cpus=8) == CallPlan(calls=2, threads=4)
+    assert call_plan("onnx", calls=1, threads=3, cpus=8) == CallPlan(calls=1, threads=3)
+    assert call_plan("onnx", calls=4, cpus=2) == CallPlan(calls=4, threads=1)
+
+
+def test_flair_makes_one_call_at_a_time_whatever_is_asked():
+    assert call_plan("flair", calls=4, cpus=8) == CallPlan(calls=1, threads=0)
+    assert call_plan("flair", threads=2, cpus=8) == CallPlan(calls=1, threads=2)
+
+
+def test_onnx_calls_from_several_threads_at_once_score_as_one_at_a_time(onnx_model_for_threads):
+    texts = [f"message {i}: {'great' if i % 3 == 0 else 'awful' if i % 3 == 1 else 'ok'} day"
+             for i in range(256)]
+    chunks = [texts[i : i + 32] for i in range(0, len(texts), 32)]
+    one_at_a_time = [onnx_model_for_threads.predict_batch(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        at_once = list(pool.map(onnx_model_for_threads.predict_batch, chunks))
+    assert at_once == one_at_a_time
+
+
+@pytest.fixture(scope="module")
+def onnx_model_for_threads():
+    return load_model(MODEL_DIR, backend="onnx", threads=1)

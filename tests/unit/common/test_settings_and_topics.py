@@ -8,6 +8,10 @@ def test_topic_names_follow_the_prefix():
     settings = BrokerSettings(topic_prefix="t1-")
     assert settings.topic(topics.RAW) == "t1-raw"
     assert settings.app_id("analyzer") == "t1-moodstream-analyzer"
+    # Ingest and the analyzer read their input outside Faust, in groups of their own.
+    assert settings.input_group("ingest") == "t1-moodstream-ingest-events"
+    assert settings.input_group("analyzer") == "t1-moodstream-analyzer-raw"
+    assert settings.input_group("aggregator") == "t1-moodstream-aggregator"
 
 
 def test_topic_names_are_unique_and_partition_counts_positive():
