@@ -8,6 +8,8 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
+from moodstream_common.input_batches import running_readers
+
 
 def group_coordinator_known(app: faust.App) -> bool | None:
     """Whether the worker's consumer is in touch with its group coordinator.
@@ -25,18 +27,27 @@ def group_coordinator_known(app: faust.App) -> bool | None:
     return getattr(coordinator, "coordinator_id", None) is not None
 
 
-def readiness(app: faust.App) -> dict[str, Any]:
+def readiness(app: faust.App, *, reads_outside_faust: bool = False) -> dict[str, Any]:
     """Whether the worker is consuming: it holds partitions, is not rebalancing, and is
     in touch with its group coordinator.
+
+    ``reads_outside_faust``: the service reads its input with
+    :class:`~moodstream_common.input_batches.InputBatches`, so the partitions that count
+    are its readers' (Faust's group then holds only its leader topic, and only one
+    worker of several gets that).
 
     ``ready`` is what orchestrators and the dev launcher wait for before sending load.
     ``rebalances`` counts the rebalances this worker has been through, so a caller can
     tell that a worker has re-joined its group (after a broker restart, say).
     """
-    try:
-        assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
-    except Exception:  # noqa: BLE001  consumer not started yet
-        assigned = []
+    if reads_outside_faust:
+        held = {tp for reader in running_readers() for tp in reader.assignment()}
+        assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in held)
+    else:
+        try:
+            assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
+        except Exception:  # noqa: BLE001  consumer not started yet
+            assigned = []
     rebalancing = bool(getattr(app, "rebalancing", False))
     recovering = (
         not app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager's
@@ -60,13 +71,15 @@ def register_health_pages(
     *,
     details: Callable[[], Mapping[str, Any]] = dict,
     also_ready: Callable[[], bool] = lambda: True,
+    reads_outside_faust: bool = False,
 ) -> None:
     """Serve ``GET /healthz`` and ``GET /readyz`` for ``service`` on ``app``'s web server.
 
     ``/healthz`` (liveness) answers 200 ``{"status": "ok", "service", **details()}`` while
     the event loop runs. ``/readyz`` answers :func:`readiness` plus ``details()``, 200
     when the worker is consuming and ``also_ready()`` holds (the analyzer's model, the
-    ingest AMQP bridge), 503 otherwise: the body says why.
+    ingest AMQP bridge), 503 otherwise: the body says why. ``reads_outside_faust`` as
+    in :func:`readiness`.
     """
 
     @app.page("/healthz")
@@ -83,6 +96,6 @@ def register_health_pages(
 
         async def get(self, request: Request) -> Response:
             """200 when ready to process, 503 otherwise; the body says why."""
-            state = {**readiness(app), **details()}
+            state = {**readiness(app, reads_outside_faust=reads_outside_faust), **details()}
             state["ready"] = state["ready"] and also_ready()
             return self.json({"service": service, **state}, status=200 if state["ready"] else 503)

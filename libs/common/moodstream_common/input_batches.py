@@ -127,6 +127,14 @@ class CarryOverOffsets(ConsumerRebalanceListener):  # type: ignore[misc]  # aiok
                 self.consumer.seek(tp, self.carried[tp])
 
 
+_running: list[InputBatches[Any]] = []
+
+
+def running_readers() -> list[InputBatches[Any]]:
+    """The input readers running in this process (for readiness and the lag gauge)."""
+    return list(_running)
+
+
 class InputBatches(Generic[Prepared]):
     """Reads ``topic`` in group ``group`` in batches, hands each to ``prepare`` and then
     ``publish``, and commits a batch once it is published.
@@ -182,6 +190,7 @@ class InputBatches(Generic[Prepared]):
             listener=CarryOverOffsets(consumer, carried, self.carry_from, self._settle),
         )
         await consumer.start()
+        _running.append(self)
         try:
             while True:
                 # With a batch prepared, take only what is already fetched: the prepared
@@ -204,7 +213,23 @@ class InputBatches(Generic[Prepared]):
                     self._prepared = upcoming
                     await self._commit()
         finally:
+            _running.remove(self)
             await consumer.stop()
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this reader holds now."""
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Records behind the high watermark, per partition held (where both are known)."""
+        lags: dict[TopicPartition, int] = {}
+        if self._consumer is None:
+            return lags
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                lags[tp] = max(0, highwater - await self._consumer.position(tp))
+        return lags
 
     async def _publish_prepared(self) -> None:
         if self._prepared is not None:

@@ -19,6 +19,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from moodstream_common.input_batches import running_readers
+
 log = logging.getLogger("moodstream.metrics")
 REGISTRY = CollectorRegistry()
 
@@ -49,7 +51,8 @@ CONSUMER_LAG = Gauge(
 
 
 async def _refresh_lag(app: faust.App, service: str) -> None:
-    """Set the lag gauge from the consumer's positions and high watermarks."""
+    """Set the lag gauge from the consumers' positions and high watermarks (Faust's and
+    the input readers', :mod:`moodstream_common.input_batches`)."""
     CONSUMER_LAG.clear()
     consumer = app.consumer
     for tp in consumer.assignment():
@@ -60,6 +63,9 @@ async def _refresh_lag(app: faust.App, service: str) -> None:
         if position is None or highwater is None:
             continue
         CONSUMER_LAG.labels(service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+    for reader in running_readers():
+        for tp, lag in (await reader.lag()).items():
+            CONSUMER_LAG.labels(service, tp.topic, str(tp.partition)).set(lag)
 
 
 def register_metrics_page(app: faust.App, service: str) -> None:

@@ -21,6 +21,10 @@ def _model_state() -> dict[str, Any]:
 
 
 register_health_pages(
-    app, "analyzer", details=_model_state, also_ready=lambda: agents.loaded_model() is not None
+    app,
+    "analyzer",
+    details=_model_state,
+    also_ready=lambda: agents.loaded_model() is not None,
+    reads_outside_faust=True,
 )
 register_metrics_page(app, "analyzer")
