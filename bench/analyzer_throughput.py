@@ -30,7 +30,7 @@ from moodstream_analyzer.settings import Settings as AnalyzerSettings
 from moodstream_common import topics
 from moodstream_common.records import RawMessage
 from moodstream_dev.broker import EmbeddedBroker, create_topics
-from moodstream_dev.processes import ServiceProcess, free_port, service_env
+from moodstream_dev.processes import local_service
 from moodstream_dev.textmix import make_text
 
 
@@ -105,20 +105,10 @@ def main() -> None:
         for repeat in range(args.repeats):
             prefix = f"a{uuid.uuid4().hex[:6]}-"
             create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
-            port = free_port()
-            analyzer = ServiceProcess(
-                "analyzer",
-                port,
-                service_env(
-                    "analyzer",
-                    broker_url=broker.url,
-                    port=port,
-                    data_dir=state / prefix,
-                    topic_prefix=prefix,
-                    extra={"ANALYZER_MODEL_PATH": str(args.model.resolve()),
-                           "ANALYZER_BACKEND": args.backend},
-                ),
-                state / f"analyzer-{repeat}.log",
+            analyzer = local_service(
+                "analyzer", broker.url, state / prefix, topic_prefix=prefix,
+                extra={"ANALYZER_MODEL_PATH": str(args.model.resolve()),
+                       "ANALYZER_BACKEND": args.backend},
             )
             analyzer.start()
             try:

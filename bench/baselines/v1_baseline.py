@@ -31,7 +31,7 @@ from pathlib import Path
 
 from moodstream_analyzer.flair_model import FlairSentimentModel
 from moodstream_model import build, evaluation, training
-from moodstream_model.data import text_key, training_splits
+from moodstream_model.data import LEFT_OUT, text_key, training_splits
 
 V1_COMMIT = "5d669b8"
 V1_DATA = "services/analyzer/moodstream_analyzer/data.py"
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seen = _v1_seen()
     neither = {}
     for name, examples in sets.items():
-        if name == build.TRANSFER_SET:
+        if name in LEFT_OUT:
             continue
         fair = [e for e in examples if text_key(e.text) not in seen]
         figures = evaluation.evaluate(scorer, fair, build.labels_of(name))[0]

@@ -6,7 +6,7 @@ import pytest
 
 from moodstream_common import topics
 from moodstream_dev.broker import create_topics
-from moodstream_dev.processes import ServiceProcess, free_port, service_env
+from moodstream_dev.processes import local_service
 
 
 @pytest.fixture(scope="module")
@@ -15,12 +15,7 @@ def ingest(broker, tmp_path_factory):
     prefix = f"in{uuid.uuid4().hex[:8]}-"
     create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
     state = tmp_path_factory.mktemp("ingest")
-    port = free_port()
-    service = ServiceProcess(
-        "ingest", port,
-        service_env("ingest", broker_url=broker.url, port=port, data_dir=state, topic_prefix=prefix),
-        state / "ingest.log",
-    )
+    service = local_service("ingest", broker.url, state, topic_prefix=prefix)
     service.start()
     try:
         service.wait_ready(60)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import signal
 import time
 
 import pytest
@@ -24,8 +23,8 @@ from moodstream_common import topics
 from moodstream_common.records import RawMessage
 from moodstream_common.settings import BrokerSettings
 from moodstream_dev.broker import create_topics
-from moodstream_dev.processes import ServiceProcess, free_port, service_env
-from tests.helpers import group_caught_up
+from moodstream_dev.processes import ServiceProcess, local_service
+from tests.helpers import group_caught_up, kill_and_restart
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +32,8 @@ GARBAGE = b"\xff not a raw message"
 
 
 def _analyzer(broker, prefix, state) -> ServiceProcess:
-    port = free_port()
-    return ServiceProcess(
-        "analyzer",
-        port,
-        service_env(
-            "analyzer",
-            broker_url=broker.url,
-            port=port,
-            data_dir=state,
-            topic_prefix=prefix,
-            extra={"ANALYZER_MODEL_PATH": str(DEFAULT_MODEL_DIR.resolve())},
-        ),
-        state / "analyzer.log",
-    )
+    return local_service("analyzer", broker.url, state, topic_prefix=prefix,
+                         extra={"ANALYZER_MODEL_PATH": str(DEFAULT_MODEL_DIR.resolve())})
 
 
 async def _produce(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> dict[int, int]:
@@ -184,15 +171,11 @@ def test_no_record_is_lost_when_the_analyzer_is_killed_mid_stream(
         await reader.consumer.start()
         try:
             sending = asyncio.ensure_future(_produce(broker.bootstrap, raw, _raw(ids)))
-            loop = asyncio.get_running_loop()
             # Kill once it is part-way through, with batches prepared and in flight.
             await reader.until(lambda: len(reader.counts) >= 500, 120)
             assert len(reader.counts) >= 500, "the analyzer never got going"
-            analyzer.signal(signal.SIGKILL)
-            await loop.run_in_executor(None, analyzer.process.wait)
+            await kill_and_restart(analyzer, ready_timeout=120)
             await sending
-            analyzer.start()
-            await loop.run_in_executor(None, analyzer.wait_ready, 120)
             await reader.until(lambda: len(reader.counts) >= len(ids), 240)
             return reader.counts
         finally:

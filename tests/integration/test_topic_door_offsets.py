@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -18,20 +17,14 @@ from aiokafka.structs import OffsetAndMetadata
 from moodstream_common import topics
 from moodstream_common.settings import BrokerSettings
 from moodstream_dev.broker import create_topics
-from moodstream_dev.processes import ServiceProcess, free_port, service_env
-from tests.helpers import group_caught_up
+from moodstream_dev.processes import ServiceProcess, local_service
+from tests.helpers import group_caught_up, kill_and_restart
 
 pytestmark = pytest.mark.integration
 
 
 def _ingest(broker, prefix, state) -> ServiceProcess:
-    port = free_port()
-    return ServiceProcess(
-        "ingest",
-        port,
-        service_env("ingest", broker_url=broker.url, port=port, data_dir=state, topic_prefix=prefix),
-        state / "ingest.log",
-    )
+    return local_service("ingest", broker.url, state, topic_prefix=prefix)
 
 
 async def _produce(bootstrap: str, topic: str, ids: list[str]) -> dict[int, int]:
@@ -148,11 +141,8 @@ def test_no_event_is_lost_when_the_door_is_killed_mid_stream(broker, topic_prefi
             while len(await reader.read(0.2)) < 1_000 and loop.time() < deadline:
                 pass
             assert len(reader.counts) >= 1_000, "the door never got going"
-            ingest.signal(signal.SIGKILL)
-            await loop.run_in_executor(None, ingest.process.wait)
+            await kill_and_restart(ingest, ready_timeout=60)
             await sending
-            ingest.start()
-            await loop.run_in_executor(None, ingest.wait_ready, 60)
             deadline = loop.time() + 180
             while len(reader.counts) < len(ids) and loop.time() < deadline:
                 await reader.read(0.5)

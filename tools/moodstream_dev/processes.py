@@ -7,6 +7,7 @@ both exercise the same start-up path.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,11 +31,43 @@ def started_services() -> list[ServiceProcess]:
     return list(_STARTED)
 
 
+_LOWEST_PORT = 10_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel picks for outgoing connections (Linux; else 32768)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral range.
+
+    Not ``bind(0)``: that port comes from the range the kernel also gives outgoing
+    connections, so between this call and the service's own bind another process's
+    client socket (a service connecting to the broker) could take it, and the service
+    then failed with "address already in use" (seen in ``bench.pipeline``). Below that
+    range only a listener can collide, and each port is handed out once per process.
+    """
+    rng = random.SystemRandom()
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = rng.randint(_LOWEST_PORT, high) if high > _LOWEST_PORT else 0
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free TCP port below the ephemeral range")
 
 
 @dataclass
@@ -139,3 +172,19 @@ def service_env(
     )
     env.update(extra or {})
     return env
+
+
+def local_service(
+    name: str,
+    broker_url: str,
+    state: Path,
+    *,
+    topic_prefix: str = "",
+    extra: dict[str, str] | None = None,
+) -> ServiceProcess:
+    """Service ``name`` (not started) on a free port against ``broker_url``, its state
+    in ``state`` and its log in ``state/<name>.log``."""
+    port = free_port()
+    env = service_env(name, broker_url=broker_url, port=port, data_dir=state,
+                      topic_prefix=topic_prefix, extra=extra)
+    return ServiceProcess(name, port, env, state / f"{name}.log")

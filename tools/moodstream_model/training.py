@@ -29,7 +29,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -133,12 +133,15 @@ def fine_tune(
     train: Sequence[Example],
     settings: TrainingSettings,
     *,
+    class_counts: Mapping[str, int] | None = None,
     torch_threads: int = 0,
     progress_every: int = 20,
 ) -> tuple[Any, dict[str, Any]]:
     """Train a new classifier on ``train``; returns it (in eval mode) and run figures.
 
-    ``torch_threads`` (0: torch's default, one per core) changes speed, not weights.
+    ``class_counts`` are the label counts the class weights balance (default: those of
+    ``train``). ``torch_threads`` (0: torch's default, one per core) changes speed, not
+    weights.
     """
     use_offline_hub()
     import flair
@@ -150,9 +153,10 @@ def fine_tune(
     flair.set_seed(settings.seed)
     rng = random.Random(settings.seed)  # noqa: S311  # seeded for reproducibility
 
-    counts = Counter(example.label for example in train)
+    counts = class_counts or Counter(example.label for example in train)
     # Inverse-frequency weights: no class dominates the loss by being common.
-    weights = {label: len(train) / (len(counts) * counts[label]) for label in LABELS}
+    total = sum(counts.values())
+    weights = {label: total / (len(LABELS) * counts[label]) for label in LABELS}
     classifier = new_classifier(settings, weights)
     encoder = classifier.embeddings.model
     if settings.freeze_word_embeddings:

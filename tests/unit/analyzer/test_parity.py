@@ -47,7 +47,7 @@ def test_onnx_agrees_with_flair(scored, set_name: str) -> None:
     (onnx, onnx_labels), (flair, flair_labels) = (
         scored["onnx"][set_name], scored["flair"][set_name])
     agreement = evaluation.agreement(onnx_labels, flair_labels)
-    assert len(onnx_labels) >= 200
+    assert len(onnx_labels) >= 150  # the smallest, IMDB, has 175
     assert agreement >= MIN_SET_AGREEMENT, (set_name, agreement, onnx, flair)
 
 
