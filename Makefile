@@ -29,7 +29,7 @@ broker: install ## Start only the embedded broker on 127.0.0.1:9092
 	$(PY) -m moodstream_dev.broker --port 9092
 
 test: install model ## Run every test (unit, integration on the real broker, e2e)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=15
 
 test-unit: install ## Run the fast unit tests only
 	$(PY) -m pytest tests/unit

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
@@ -106,3 +107,14 @@ async def kill_and_restart(service: ServiceProcess, *, ready_timeout: float) -> 
     await loop.run_in_executor(None, service.process.wait)
     service.start()
     await loop.run_in_executor(None, service.wait_ready, ready_timeout)
+
+
+@functools.cache
+def model_splits() -> Any:
+    """The training data split as ``make model`` splits it, read once per test run (it
+    parses every corpus: about 35 s)."""
+    from moodstream_model import training
+    from moodstream_model.data import training_splits
+
+    settings = training.TrainingSettings()
+    return training_splits(seed=settings.seed, max_train_per_corpus=settings.max_train_per_corpus)

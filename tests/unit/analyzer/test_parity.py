@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from moodstream_common.records import LABELS
-from moodstream_model import build, evaluation, training
-from moodstream_model.data import training_splits
+from moodstream_model import build, evaluation
+from tests.helpers import model_splits
 from tests.unit.analyzer.test_model import MODEL_DIR
 
 MIN_AGREEMENT = 0.97
@@ -20,13 +20,7 @@ MIN_SET_AGREEMENT = 0.95
 MAX_F1_DIFFERENCE = 0.01
 
 
-def _sets():
-    settings = training.TrainingSettings()
-    splits = training_splits(seed=settings.seed, max_train_per_corpus=settings.max_train_per_corpus)
-    return build.evaluation_sets(splits.test)
-
-
-SETS = _sets()
+SETS = build.evaluation_sets(model_splits().test)
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ from moodstream_model.data import (
     load_reviews,
     split_of,
     text_key,
-    training_splits,
 )
+from tests.helpers import model_splits
 
 
 @pytest.fixture(scope="module")
 def splits():
-    return training_splits(seed=13, max_train_per_corpus=8_000)
+    return model_splits()
 
 
 def test_text_key_folds_case_punctuation_and_spacing() -> None:
