@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     model_calls: int = Field(
         default=0,
         ge=0,
-        description="Model calls running at once, each on its own thread; 0 = one per core "
-        "for onnx. flair always makes one call at a time.",
+        description="Model calls running at once, each on its own thread; 0 = one more "
+        "than the cores for onnx. flair always makes one call at a time.",
     )
     model_threads: int = Field(
         default=0,
