@@ -20,7 +20,8 @@ READ_TOKEN = secrets.token_urlsafe(16)
 AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 VIEWS = ["/v1/totals", "/v1/sentiment/seconds?last=5", "/v1/sentiment/minutes?last=3",
-         "/v1/hashtags", "/v1/hashtags/minute?n=3", "/v1/users/u_1", "/v1/messages/w_4"]
+         "/v1/hashtags", "/v1/hashtags/minute?n=3", "/v1/hashtags/launch/minutes?last=3",
+         "/v1/users/u_1", "/v1/messages/w_4"]
 
 
 @pytest.fixture(scope="module")
@@ -55,5 +56,7 @@ def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, 
         for view in VIEWS:
             answers = [httpx.get(f"{w.url}{view}", headers=AUTH, timeout=10).json() for w in (first, second)]
             assert answers[0] == answers[1], view
+        trend = httpx.get(f"{first.url}/v1/hashtags/launch/minutes?last=3", headers=AUTH).json()
+        assert sum(window["total"] for window in trend["windows"]) > 0, trend
     finally:
         second.stop()

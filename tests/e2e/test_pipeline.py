@@ -30,6 +30,16 @@ def test_message_flows_through_all_three_services(stack):
     seconds = _json(f"{aggregator}/v1/sentiment/seconds?last=5")
     assert seconds["windows"][-1]["window_start"] == "2025-07-06T13:35:15Z"
     assert seconds["windows"][-1]["positive"] == 1
+    # One hashtag's minutes, asked for as a user types it (the # and the case).
+    trend = _json(f"{aggregator}/v1/hashtags/%23E2E/minutes?last=2")
+    assert trend["hashtag"] == "e2e"
+    assert [w["window_start"] for w in trend["windows"]] == ["2025-07-06T13:34:00Z",
+                                                            "2025-07-06T13:35:00Z"]
+    assert [(w["positive"], w["total"]) for w in trend["windows"]] == [(0, 0), (1, 1)]
+    for bad in ("%23/minutes", "e2e/minutes?last=0", "e2e/minutes?last=x"):
+        refused = httpx.get(f"{aggregator}/v1/hashtags/{bad}", timeout=10)
+        assert refused.status_code == 400, bad
+        assert refused.json()["reason"] == "bad_parameter", bad
 
 
 def test_update_replaces_and_delete_retracts_end_to_end(stack):

@@ -65,7 +65,9 @@ class ScoredMessage(faust.Record, namespace="moodstream.scored.v1", serializer="
 
 # What ``AggregateUpdate.kind`` can be: the aggregator's published row kinds
 # (moodstream_aggregator.kinds; a test keeps the two equal).
-AGGREGATE_KINDS = ("total", "second", "minute", "user", "hashtag", "hashtag_minute")
+AGGREGATE_KINDS = (
+    "total", "second", "minute", "user", "hashtag", "hashtag_minute", "hashtag_series"
+)
 
 
 class AggregateUpdate(faust.Record, namespace="moodstream.aggregate.v1", serializer="json"):

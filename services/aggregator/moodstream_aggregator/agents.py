@@ -22,6 +22,7 @@ from moodstream_aggregator import queries, scatter, tables
 from moodstream_aggregator.aggregation import Aggregation, AggregationSettings
 from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
 from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.keys import window_of
 from moodstream_aggregator.kinds import RowKind
 from moodstream_common.metrics import MESSAGES_IN
 from moodstream_common.records import AggregateUpdate, ScoredMessage
@@ -89,7 +90,7 @@ async def publish_changes() -> None:
             value: dict[str, object] = {"top": queries.top_from(rows.get(key, {}), 5)}
         else:
             value = dict(summarize(rows.get(key) or empty_counts()))
-        window = float(key) if kind.window_seconds else None
+        window = float(window_of(key)) if kind.window_seconds else None
         await aggregates_topic.send(
             key=f"{kind}|{key}",
             value=AggregateUpdate(

@@ -270,8 +270,8 @@ class Aggregation:
         mark = self.watermark(partition)
         expired = [
             key
-            for kind, start in self.retention.expired_rows(partition, mark)
-            if (key := row_key(kind, partition, str(start))) in self.table
+            for kind, row_id in self.retention.expired_rows(partition, mark)
+            if (key := row_key(kind, partition, row_id)) in self.table
         ]
         horizon = mark - self.rules.message_retention_seconds
         for message_id in self.retention.expired_messages(partition, mark):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from moodstream_aggregator.keys import tag_window
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.records import EVENT_UPDATE, LABELS, ScoredMessage
 
@@ -96,6 +97,7 @@ def _rows(contribution: Contribution, sign: int) -> Iterator[Delta]:
         yield Delta(RowKind.USER, contribution.user_id, sign, contribution)
     for tag in contribution.hashtags:
         yield Delta(RowKind.HASHTAG_MINUTE, str(minute), sign, contribution, tag=tag)
+        yield Delta(RowKind.HASHTAG_SERIES, tag_window(minute, tag), sign, contribution)
         yield Delta(RowKind.HASHTAG, tag, sign, contribution)
 
 

@@ -19,6 +19,19 @@ def row_key(kind: str, partition: int, key: str) -> str:
     return f"{kind}|{partition}|{key}"
 
 
+def tag_window(window_start: int, tag: str) -> str:
+    """Row id of one hashtag's window (``RowKind.HASHTAG_SERIES``): ``<start>|<tag>``.
+
+    The window start comes first, so :func:`window_of` reads it whatever the tag holds.
+    """
+    return f"{window_start}|{tag}"
+
+
+def window_of(row_id: str) -> int:
+    """Start of the window a window row's id names (``<start>`` or ``<start>|<tag>``)."""
+    return int(row_id.split("|", 1)[0])
+
+
 def message_key(message_id: str) -> str:
     """Key of one message's state."""
     return f"{MESSAGE_PREFIX}{message_id}"

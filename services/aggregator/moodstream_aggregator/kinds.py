@@ -22,6 +22,7 @@ class RowKind(StrEnum):
     USER = "user"  # one row per user id
     HASHTAG = "hashtag"  # one row per hashtag, all time
     HASHTAG_MINUTE = "hashtag_minute"  # one row per minute: hashtag -> messages
+    HASHTAG_SERIES = "hashtag_series"  # one row per (minute, hashtag): its sentiment counts
     WATERMARK = "watermark"  # per partition: newest event time seen
     LATE = "late"  # per partition: events dropped as too late
     EXPIRED = "expired"  # per partition: events of windows already past retention
@@ -37,7 +38,12 @@ class RowKind(StrEnum):
         return self in PUBLISHED_KINDS
 
 
-_WINDOW_SECONDS = {RowKind.SECOND: SECOND, RowKind.MINUTE: MINUTE, RowKind.HASHTAG_MINUTE: MINUTE}
+_WINDOW_SECONDS = {
+    RowKind.SECOND: SECOND,
+    RowKind.MINUTE: MINUTE,
+    RowKind.HASHTAG_MINUTE: MINUTE,
+    RowKind.HASHTAG_SERIES: MINUTE,
+}
 WINDOW_KINDS = frozenset(_WINDOW_SECONDS)
 # The sentiment rows a message's contribution writes; the rest are bookkeeping.
 PUBLISHED_KINDS = frozenset(
@@ -48,6 +54,7 @@ PUBLISHED_KINDS = frozenset(
         RowKind.USER,
         RowKind.HASHTAG,
         RowKind.HASHTAG_MINUTE,
+        RowKind.HASHTAG_SERIES,
     }
 )
 

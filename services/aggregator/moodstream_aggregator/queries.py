@@ -8,13 +8,14 @@ functions (``*_from``) are pure, so a view answers the same on whichever worker.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from moodstream_aggregator import tables
 from moodstream_aggregator.contributions import empty_counts, summarize
-from moodstream_aggregator.keys import PARTITIONS, row_key
+from moodstream_aggregator.keys import PARTITIONS, row_key, window_of
 from moodstream_aggregator.kinds import MINUTE, RowKind
 
 Rows = dict[str, dict[str, float]]
@@ -99,6 +100,13 @@ def series_from(size: int, starts: list[int], rows: Rows, end: float) -> dict[st
     }
 
 
+def hashtag_series_from(tag: str, starts: list[int], rows: Rows, end: float) -> dict[str, Any]:
+    """One hashtag's :func:`series_from` of minutes, from its ``HASHTAG_SERIES`` rows
+    (keyed ``<start>|<tag>``)."""
+    by_start = {str(window_of(row_id)): row for row_id, row in rows.items()}
+    return {"hashtag": tag, **series_from(MINUTE, starts, by_start, end)}
+
+
 def top_from(tag_counts: dict[str, float], limit: int) -> list[dict[str, Any]]:
     """The ``limit`` most used hashtags, most used first (ties by name)."""
     ranked = sorted(tag_counts.items(), key=lambda item: (-item[1], item[0]))
@@ -118,6 +126,12 @@ def hashtags_from(rows: Rows, limit: int | None) -> list[dict[str, Any]]:
 def watermark_from(rows: Rows) -> float:
     """Newest event time in a ``watermark`` answer (0 when nothing was seen)."""
     return float(rows.get("all", {}).get("event_time", 0.0))
+
+
+def hashtag_of(text: str) -> str:
+    """A hashtag as the analyzer stores it: NFC, case-folded, without a leading ``#``
+    (``""`` when nothing is left). A tag the analyzer never keeps finds no rows."""
+    return unicodedata.normalize("NFC", text.strip()).lstrip("#\uff03").casefold()
 
 
 def minute_of(epoch: float) -> int:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from moodstream_aggregator.keys import window_of
 from moodstream_aggregator.kinds import WINDOW_KINDS, RowKind
 
 
@@ -25,8 +26,8 @@ class RetentionIndex:
     second_retention: float
     minute_retention: float
     message_retention: float
-    # partition -> (kind, window start) rows; partition -> minute -> message ids
-    windows: dict[int, set[tuple[RowKind, int]]] = field(default_factory=lambda: defaultdict(set))
+    # partition -> (kind, row id) window rows; partition -> minute -> message ids
+    windows: dict[int, set[tuple[RowKind, str]]] = field(default_factory=lambda: defaultdict(set))
     messages: dict[int, dict[int, set[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(set))
     )
@@ -35,7 +36,7 @@ class RetentionIndex:
     def note_row(self, partition: int, kind: RowKind, key: str) -> None:
         """Remember a window row so it can expire."""
         if kind in WINDOW_KINDS:
-            self.windows[partition].add((kind, int(key)))
+            self.windows[partition].add((kind, key))
 
     def note_message(self, partition: int, message_id: str, event_time: float) -> None:
         """Remember a message's state so it can expire."""
@@ -51,15 +52,16 @@ class RetentionIndex:
             self.note_message(partition, message_id, event_time)
         self.scanned = True
 
-    def expired_rows(self, partition: int, watermark: float) -> list[tuple[RowKind, int]]:
-        """Window rows of ``partition`` past retention; forgotten once returned."""
+    def expired_rows(self, partition: int, watermark: float) -> list[tuple[RowKind, str]]:
+        """Window rows ``(kind, row id)`` of ``partition`` past retention; forgotten once
+        returned."""
         horizon = {
-            RowKind.SECOND: watermark - self.second_retention,
-            RowKind.MINUTE: watermark - self.minute_retention,
-            RowKind.HASHTAG_MINUTE: watermark - self.minute_retention,
+            kind: watermark - (self.second_retention if kind == RowKind.SECOND
+                               else self.minute_retention)
+            for kind in WINDOW_KINDS
         }
         rows = self.windows.get(partition, set())
-        expired = [(kind, start) for kind, start in rows if start < horizon[kind]]
+        expired = [(kind, key) for kind, key in rows if window_of(key) < horizon[kind]]
         rows.difference_update(expired)
         return expired
 

@@ -17,7 +17,8 @@ import httpx
 from moodstream_aggregator import queries, tables
 from moodstream_aggregator.access import auth_headers
 from moodstream_aggregator.app import app
-from moodstream_aggregator.kinds import RowKind, series_kind
+from moodstream_aggregator.keys import tag_window
+from moodstream_aggregator.kinds import MINUTE, RowKind, series_kind
 
 log = logging.getLogger("moodstream.aggregator.scatter")
 PEER_TIMEOUT_S = 5.0
@@ -62,6 +63,14 @@ async def rows(kind: str, keys: list[str]) -> queries.Rows:
 async def watermark() -> float:
     """Newest event time seen by any worker (0 when nothing was seen)."""
     return queries.watermark_from(await rows(RowKind.WATERMARK, ["all"]))
+
+
+async def hashtag_series(tag: str, last: int) -> dict[str, Any]:
+    """One hashtag's ``last`` minutes up to the newest event time, all workers."""
+    end = await watermark()
+    starts = queries.window_starts(MINUTE, last, end)
+    found = await rows(RowKind.HASHTAG_SERIES, [tag_window(start, tag) for start in starts])
+    return queries.hashtag_series_from(tag, starts, found, end)
 
 
 async def series(size: int, last: int) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 ``GET /v1/sentiment/seconds?last=N`` and ``/v1/sentiment/minutes?last=N``,
 ``GET /v1/hashtags/minute?minute=<epoch|iso>&n=5``, ``GET /v1/hashtags?n=``,
+``GET /v1/hashtags/{tag}/minutes?last=60``,
 ``GET /v1/users/{user_id}``, ``GET /v1/messages/{message_id}``, ``GET /v1/totals``,
 ``GET /healthz``.
 """
@@ -103,6 +104,24 @@ class HashtagsOverall(View):
             return _bad_param(self, "n", 1_000_000)
         rows = await scatter.rows(RowKind.HASHTAG, [queries.ALL_KEYS])
         return self.json({"hashtags": queries.hashtags_from(rows, n or None)})
+
+
+@app.page("/v1/hashtags/{tag}/minutes")
+class HashtagMinutes(View):
+    """One hashtag's sentiment per 1-minute window of event time."""
+
+    async def get(self, request: Request, tag: str) -> Response:
+        """The last ``last`` (default 60) minutes up to the newest event time; ``tag`` is
+        matched as extracted (case-folded, without ``#``), so ``%23Launch`` finds
+        ``launch``."""
+        last = _int_param(request, "last", 60, MAX_WINDOWS)
+        if last is None:
+            return _bad_param(self, "last", MAX_WINDOWS)
+        wanted = queries.hashtag_of(tag)
+        if not wanted:
+            return self.json(error_body("bad_parameter", "tag: a hashtag, with or without #"),
+                             status=400)
+        return self.json(await scatter.hashtag_series(wanted, last))
 
 
 # `.+`: an id may hold `/`, `{` and `}`, which aiohttp's default `{name}` refuses.

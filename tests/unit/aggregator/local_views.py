@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from moodstream_aggregator.contributions import empty_counts
-from moodstream_aggregator.kinds import RowKind, series_kind
+from moodstream_aggregator.keys import tag_window
+from moodstream_aggregator.kinds import MINUTE, RowKind, series_kind
 from moodstream_aggregator.queries import (
     counter_from,
+    hashtag_series_from,
     local_rows,
     series_from,
     top_from,
@@ -45,6 +47,14 @@ def series(size: int, last: int, until: float | None = None) -> dict[str, Any]:
     end = until if until is not None else watermark()
     starts = window_starts(size, last, end)
     return series_from(size, starts, local_rows(series_kind(size), map(str, starts)), end)
+
+
+def hashtag_series(tag: str, last: int) -> dict[str, Any]:
+    """One hashtag's last ``last`` minutes up to the watermark, as the view shapes them."""
+    end = watermark()
+    starts = window_starts(MINUTE, last, end)
+    rows = local_rows(RowKind.HASHTAG_SERIES, [tag_window(start, tag) for start in starts])
+    return hashtag_series_from(tag, starts, rows, end)
 
 
 def top_hashtags_minute(minute: int, limit: int) -> list[dict[str, Any]]:

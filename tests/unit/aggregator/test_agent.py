@@ -87,6 +87,49 @@ async def test_old_windows_and_messages_expire(agent, monkeypatch):
     assert totals()["total"] == 2
 
 
+async def test_a_hashtag_series_follows_updates_and_deletes_per_minute(agent):
+    minute = 1_751_808_900
+    await agent.put(scored("a", event_time=minute + 5.0, hashtags=["launch", "help"]),
+                    key="a", partition=0)
+    await agent.put(scored("b", label="negative", score=-0.8, event_time=minute + 65.0,
+                           hashtags=["launch"]), key="b", partition=3)
+    series = local_views.hashtag_series("launch", 3)
+    assert series["hashtag"] == "launch"
+    assert [w["window_start"] for w in series["windows"]] == [
+        queries.iso(minute - 60), queries.iso(minute), queries.iso(minute + 60)
+    ]
+    assert [(w["positive"], w["negative"]) for w in series["windows"]] == [(0, 0), (1, 0), (0, 1)]
+    assert [w["total"] for w in local_views.hashtag_series("help", 3)["windows"]] == [0, 1, 0]
+    # An update moves the message to its new label and tags; a delete takes it out.
+    await agent.put(scored("a", label="negative", score=-0.5, event_time=minute + 5.0,
+                           hashtags=["help"]), key="a", partition=0)
+    assert [w["total"] for w in local_views.hashtag_series("launch", 3)["windows"]] == [0, 0, 1]
+    assert local_views.hashtag_series("help", 3)["windows"][1]["negative"] == 1
+    await agent.put(scored("b", type="delete", label=None), key="b", partition=3)
+    assert [w["total"] for w in local_views.hashtag_series("launch", 3)["windows"]] == [0, 0, 0]
+
+
+async def test_hashtag_series_rows_expire_with_the_minute_windows(agent, monkeypatch):
+    from moodstream_aggregator import agents
+
+    monkeypatch.setattr(agents.aggregation.rules, "expiry_interval_seconds", 0.0)
+    monkeypatch.setattr(agents.aggregation.retention, "minute_retention", 120)
+    await agent.put(scored("old", event_time=1_000.0, hashtags=["launch"]), key="old",
+                    partition=2)
+    assert len(tables.partials("hashtag_series", "960|launch")) == 1
+    await agent.put(scored("new", event_time=2_000.0, hashtags=["launch"]), key="new",
+                    partition=2)
+    assert tables.partials("hashtag_series", "960|launch") == []
+    assert len(tables.partials("hashtag_series", "1980|launch")) == 1
+
+
+def test_a_hashtag_is_looked_up_as_the_analyzer_stores_it():
+    assert queries.hashtag_of("#Launch") == "launch"
+    assert queries.hashtag_of("\uff03CAFE\u0301") == "caf\u00e9"
+    assert queries.hashtag_of("  ") == ""
+    assert queries.hashtag_of("#" * 3) == ""
+
+
 def test_partition_of_matches_the_producer_partitioner():
     from aiokafka.partitioner import DefaultPartitioner
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from moodstream_aggregator.contributions import Contribution, deltas, window_start
-from moodstream_aggregator.keys import row_key
+from moodstream_aggregator.keys import row_key, window_of
 from moodstream_aggregator.kinds import MINUTE, SECOND, WINDOW_KINDS, RowKind, series_kind
 from moodstream_common.records import AGGREGATE_KINDS, AggregateUpdate
 
@@ -27,11 +27,16 @@ def test_window_kinds_carry_their_window_sizes():
         RowKind.SECOND: SECOND,
         RowKind.MINUTE: MINUTE,
         RowKind.HASHTAG_MINUTE: MINUTE,
+        RowKind.HASHTAG_SERIES: MINUTE,
     }
     assert RowKind.TOTAL.window_seconds is None
     delta_keys = {d.kind: d.key for d in deltas(None, Contribution("positive", 0.5, 130.2))}
     for kind in (RowKind.SECOND, RowKind.MINUTE):
         assert delta_keys[kind] == str(window_start(130.2, kind.window_seconds))
+    tagged = Contribution("positive", 0.5, 130.2, hashtags=("launch",))
+    series_keys = {d.key for d in deltas(None, tagged) if d.kind == RowKind.HASHTAG_SERIES}
+    assert series_keys == {"120|launch"}
+    assert window_of("120|launch") == 120 == window_of("120")
 
 
 def test_series_kind_refuses_a_window_it_does_not_keep():
