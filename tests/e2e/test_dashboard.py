@@ -121,6 +121,36 @@ def test_dashboard_renders_posted_messages_live(stack, page: Page):
         page.locator('#top-hashtags li[data-hashtag="dashdemo"]').get_attribute("data-count") == "1"
     )
 
+    # Pinned trends: a click on a top hashtag pins it, the form pins another (typed as a
+    # person would); each tile counts its hashtag's messages over the last hour.
+    item.locator("button.tag").click()
+    page.fill("#pin-input", "#DashDemo")
+    page.click("#pin-form button[type=submit]")
+    assert page.get_attribute("#trends", "data-pinned") == f"{HASHTAG},dashdemo"
+    for tag, count in ((HASHTAG, len(messages)), ("dashdemo", 1)):
+        page.wait_for_function(
+            "([tag, n]) => { const t = document.querySelector(`.trend[data-hashtag='${tag}']`);"
+            " return t && Number(t.dataset.total) === n; }",
+            arg=[tag, count],
+            timeout=15_000,
+        )
+    trend = page.evaluate(
+        f"() => window.moodstreamDashboard.charts.trends['{HASHTAG}'].data.datasets"
+        ".map(d => d.data.reduce((a, b) => a + (b || 0), 0))"
+    )
+    assert trend[:3] == [sum(1 for s in states.values() if s["label"] == label)
+                         for label in ("positive", "neutral", "negative")]
+    for tag in ("a1", "a2", "a3"):
+        page.fill("#pin-input", tag)
+        page.click("#pin-form button[type=submit]")
+    page.fill("#pin-input", "a4")
+    page.click("#pin-form button[type=submit]")
+    assert "At most 5" in page.inner_text("#pin-error")
+    assert page.locator(".trend").count() == 5
+    page.click(".trend[data-hashtag='a3'] button.unpin")
+    assert page.get_attribute("#trends", "data-pinned") == f"{HASHTAG},dashdemo,a1,a2"
+    _wait_updates(page, window_state(page)["updates"] + 1)
+
     assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded"
     assert page.get_attribute("#connection-status", "data-state") == "live"
     assert page.is_hidden("#connection-error")

@@ -6,8 +6,12 @@
  *   lastUpdate  epoch ms of the last successful refresh (null before the first)
  *   updates     successful refreshes so far; errors: failed ones
  *   lastError   message of the most recent failure (null once it recovers)
- *   data        the last JSON answers: {seconds, minutes, hashtags, totals}
- *   charts      the Chart.js instances: {seconds, minutes} (empty without Chart.js)
+ *   data        the last JSON answers: {seconds, minutes, hashtags, totals, trends}
+ *               (trends: {hashtag: its per-minute answer} for the pinned hashtags)
+ *   charts      the Chart.js instances: {seconds, minutes, trends: {hashtag: chart}}
+ *               (empty without Chart.js)
+ *   pinned      the pinned hashtags, in the order they were pinned (kept in
+ *               localStorage, at most MAX_PINS)
  *   needsToken  true while the views answer 401 and the token prompt is shown
  *
  * Access token: when the aggregator runs with AGGREGATOR_READ_TOKEN, open
@@ -22,6 +26,9 @@
   const MAX_BACKOFF_MS = 5000;
   const REQUEST_TIMEOUT_MS = 4000;
   const TOP_HASHTAGS = 8;
+  const MAX_PINS = 5;
+  const TREND_MINUTES = 60;
+  const PINS_KEY = "moodstream.pinnedHashtags";
   const ENDPOINTS = {
     seconds: "/v1/sentiment/seconds?last=60",
     minutes: "/v1/sentiment/minutes?last=30",
@@ -41,8 +48,9 @@
     errors: 0,
     lastError: null,
     data: {},
-    charts: {},
+    charts: { trends: {} },
     needsToken: false,
+    pinned: [],
   };
   window.moodstreamDashboard = state;
 
@@ -154,6 +162,132 @@
     state.charts.minutes = sentimentChart($("chart-minutes"));
   }
 
+  // ---- pinned hashtag trends -------------------------------------------------------------
+
+  // As the aggregator looks a tag up (it also NFC-normalizes and case-folds).
+  function normalTag(text) {
+    return text.trim().replace(/^[#\uff03]+/, "").normalize("NFC").toLowerCase();
+  }
+
+  function loadPins() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(PINS_KEY) || "[]");
+      state.pinned = Array.isArray(saved)
+        ? saved.filter((tag) => typeof tag === "string" && tag).slice(0, MAX_PINS)
+        : [];
+    } catch (err) {
+      state.pinned = []; // a corrupt entry must not stop the dashboard
+    }
+  }
+
+  function savePins() {
+    localStorage.setItem(PINS_KEY, JSON.stringify(state.pinned));
+  }
+
+  function pinError(message) {
+    $("pin-error").textContent = message || "";
+  }
+
+  function pin(text) {
+    const tag = normalTag(text);
+    if (!tag) return pinError("Type a hashtag to pin.");
+    if (state.pinned.includes(tag)) return pinError("#" + tag + " is already pinned.");
+    if (state.pinned.length >= MAX_PINS) {
+      return pinError("At most " + MAX_PINS + " hashtags: unpin one first.");
+    }
+    pinError("");
+    state.pinned.push(tag);
+    savePins();
+    drawTrendTiles();
+  }
+
+  function unpin(tag) {
+    state.pinned = state.pinned.filter((t) => t !== tag);
+    savePins();
+    pinError("");
+    drawTrendTiles();
+  }
+
+  // One tile (title, unpin button, chart) per pinned hashtag, in pinning order.
+  function drawTrendTiles() {
+    const box = $("trends");
+    box.dataset.pinned = state.pinned.join(",");
+    for (const [tag, chart] of Object.entries(state.charts.trends)) {
+      if (!state.pinned.includes(tag)) {
+        chart.destroy();
+        delete state.charts.trends[tag];
+      }
+    }
+    const kept = new Map([...box.querySelectorAll(".trend")].map((el) => [el.dataset.hashtag, el]));
+    const tiles = state.pinned.map((tag) => kept.get(tag) || trendTile(tag));
+    if (!tiles.length) {
+      const empty = document.createElement("p");
+      empty.className = "empty";
+      empty.textContent = "No hashtags pinned (up to " + MAX_PINS + ").";
+      tiles.push(empty);
+    }
+    box.replaceChildren(...tiles);
+  }
+
+  function trendTile(tag) {
+    const tile = document.createElement("figure");
+    tile.className = "trend";
+    tile.dataset.hashtag = tag;
+    tile.dataset.total = "0";
+    const caption = document.createElement("figcaption");
+    const name = document.createElement("span");
+    name.className = "tag";
+    name.textContent = "#" + tag; // textContent: hashtags are user text
+    const total = document.createElement("span");
+    total.className = "trend-total";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "unpin";
+    remove.textContent = "×";
+    remove.title = "Unpin #" + tag;
+    remove.setAttribute("aria-label", remove.title);
+    remove.addEventListener("click", () => unpin(tag));
+    caption.append(name, total, remove);
+    const chartBox = document.createElement("div");
+    chartBox.className = "chart-box small";
+    const canvas = document.createElement("canvas");
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "Sentiment per minute of #" + tag);
+    chartBox.appendChild(canvas);
+    tile.append(caption, chartBox);
+    if (typeof window.Chart !== "undefined") {
+      const chart = sentimentChart(canvas);
+      // A tile is small: the big charts above carry the legend and the axis titles.
+      chart.options.plugins.legend.display = false;
+      chart.options.scales.y.title.display = false;
+      chart.options.scales.score.title.display = false;
+      state.charts.trends[tag] = chart;
+    }
+    return tile;
+  }
+
+  function drawTrend(tag, answer) {
+    const tile = $("trends").querySelector('.trend[data-hashtag="' + CSS.escape(tag) + '"]');
+    if (!tile) return; // unpinned while its answer was on the way
+    const windows = answer.until ? answer.windows || [] : [];
+    const total = windows.reduce((sum, w) => sum + w.total, 0);
+    tile.dataset.total = total;
+    tile.querySelector(".trend-total").textContent =
+      fmtInt.format(total) + " in " + TREND_MINUTES + " min";
+    const chart = state.charts.trends[tag];
+    if (!chart) return;
+    chart.data.labels = windows.map((w) => clock(w.window_start, false));
+    chart.data.datasets[0].data = windows.map((w) => w.positive);
+    chart.data.datasets[1].data = windows.map((w) => w.neutral);
+    chart.data.datasets[2].data = windows.map((w) => w.negative);
+    chart.data.datasets[3].data = windows.map((w) => (w.total ? w.mean_score : null));
+    chart.update("none");
+  }
+
+  function trendPath(tag) {
+    return "/v1/hashtags/" + encodeURIComponent(tag) + "/minutes?last=" + TREND_MINUTES;
+  }
+
   // "2025-07-06T13:35:15Z" -> "13:35:15" (seconds) or "13:35" (minutes), in UTC
   // like the event times themselves.
   function clock(iso, withSeconds) {
@@ -223,10 +357,12 @@
       const rank = document.createElement("span");
       rank.className = "rank";
       rank.textContent = index + 1 + ".";
-      const tag = document.createElement("span");
+      const tag = document.createElement("button");
+      tag.type = "button";
       tag.className = "tag";
       tag.textContent = "#" + entry.hashtag; // textContent: hashtags are user text
-      tag.title = tag.textContent;
+      tag.title = "Pin the trend of " + tag.textContent;
+      tag.addEventListener("click", () => pin(entry.hashtag));
       const bar = document.createElement("span");
       bar.className = "bar";
       const fill = document.createElement("span");
@@ -298,13 +434,19 @@
 
   async function refresh() {
     const names = Object.keys(ENDPOINTS);
-    const answers = await Promise.all(names.map((name) => getJSON(ENDPOINTS[name])));
-    const data = {};
+    const pinned = state.pinned.slice();
+    const [answers, trends] = await Promise.all([
+      Promise.all(names.map((name) => getJSON(ENDPOINTS[name]))),
+      Promise.all(pinned.map((tag) => getJSON(trendPath(tag)))),
+    ]);
+    const data = { trends: {} };
     names.forEach((name, i) => { data[name] = answers[i]; });
+    pinned.forEach((tag, i) => { data.trends[tag] = trends[i]; });
     drawTotals(data.totals);
     drawHashtags(data.hashtags, Boolean(data.totals.watermark));
     drawSeries("seconds", data.seconds, true);
     drawSeries("minutes", data.minutes, false);
+    for (const [tag, answer] of Object.entries(data.trends)) drawTrend(tag, answer);
     state.data = data;
     state.lastUpdate = Date.now();
     state.updates += 1;
@@ -359,6 +501,11 @@
       askForToken(false);
       tick();
     });
+    $("pin-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      pin($("pin-input").value);
+      $("pin-input").value = "";
+    });
     try {
       setupCharts();
     } catch (err) {
@@ -366,6 +513,8 @@
       $("charts-unavailable").hidden = false;
       console.error("chart setup failed", err);
     }
+    loadPins();
+    drawTrendTiles();
     tick();
   }
 
