@@ -21,7 +21,8 @@ AUTH = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 VIEWS = ["/v1/totals", "/v1/sentiment/seconds?last=5", "/v1/sentiment/minutes?last=3",
          "/v1/hashtags", "/v1/hashtags/minute?n=3", "/v1/hashtags/launch/minutes?last=3",
-         "/v1/users/u_1", "/v1/messages/w_4"]
+         "/v1/users/u_1", "/v1/messages/w_4", "/v1/messages?limit=40",
+         "/v1/messages?label=negative&limit=7"]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,15 @@ def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, 
         for view in VIEWS:
             answers = [httpx.get(f"{w.url}{view}", headers=AUTH, timeout=10).json() for w in (first, second)]
             assert answers[0] == answers[1], view
+        # The feed, paged through from either worker, lists every live message once.
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
+            page = httpx.get(f"{second.url}/v1/messages", params=params, headers=AUTH).json()
+            seen += [message["id"] for message in page["messages"]]
+            if not (cursor := page["next"]):
+                break
+        assert len(seen) == len(set(seen)) == live, (len(seen), live)
         trend = httpx.get(f"{first.url}/v1/hashtags/launch/minutes?last=3", headers=AUTH).json()
         assert sum(window["total"] for window in trend["windows"]) > 0, trend
     finally:

@@ -57,10 +57,26 @@ def test_update_replaces_and_delete_retracts_end_to_end(stack):
           "timestamp": 1751808000})
     view = eventually(lambda: (v := _user(aggregator, user))["negative"] == 1 and v, timeout=60)
     assert view["positive"] == 0 and view["total"] == 1
+    # The live feed shows the update's text and label, once.
+    feed = _json(f"{aggregator}/v1/messages?user_id={user}")["messages"]
+    assert [(m["id"], m["text"], m["label"]) for m in feed] == [
+        ("e2e_r", "This is awful, I hate it", "negative")]
+    assert _json(f"{aggregator}/v1/messages?user_id={user}&label=positive")["messages"] == []
     post({"id": "e2e_r", "type": "delete"})
     view = eventually(lambda: (v := _user(aggregator, user))["total"] == 0 and v, timeout=60)
     assert view["negative"] == 0
     assert _json(f"{aggregator}/v1/messages/e2e_r")["deleted"] is True
+    assert _json(f"{aggregator}/v1/messages?user_id={user}")["messages"] == []
+
+
+def test_the_feed_refuses_bad_parameters_by_name(stack):
+    aggregator = stack["aggregator"].url
+    for query, named in (("limit=501", "limit"), ("limit=0", "limit"), ("label=angry", "label"),
+                         ("cursor=nonsense", "cursor"), ("hashtag=%23", "hashtag")):
+        refused = httpx.get(f"{aggregator}/v1/messages?{query}", timeout=10)
+        assert refused.status_code == 400, query
+        assert refused.json()["reason"] == "bad_parameter", query
+        assert named in refused.json()["detail"], query
 
 
 def _user(base, user):

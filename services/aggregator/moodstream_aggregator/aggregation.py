@@ -159,7 +159,13 @@ class Aggregation:
         old = _contribution(stored.get("current"))
         deleted = record.type == EVENT_DELETE
         new = None if deleted else contribution_of(record)
-        if stored and new == old and deleted == bool(stored.get("deleted")):
+        text = None if new is None else feed_text(record.text)
+        if (
+            stored
+            and new == old
+            and deleted == bool(stored.get("deleted"))
+            and text == stored.get("text")
+        ):
             return False  # the same content again: a duplicate or a replay
         changed = self._apply_deltas(partition, offset, deltas(old, new))
         if new is not None:
@@ -168,6 +174,7 @@ class Aggregation:
             "current": new.to_json() if new else None,
             "deleted": deleted,
             "deleted_at": record.event_time if deleted else None,
+            "text": text,
             OFFSET: offset,
         }
         self.retention.note_message(partition, record.id, (new or old or record).event_time)
@@ -292,6 +299,18 @@ class Aggregation:
             else:
                 rows.append(key)
         self.retention.scan(rows, messages)
+
+
+FEED_TEXT_CHARS = 280
+"""Most characters of a message's text kept for the feed (a tweet's length): the
+aggregates never need the text, and a 10,000-character message must not grow the
+table by as much."""
+
+
+def feed_text(text: str | None) -> str:
+    """The part of a message's text its state keeps for the feed."""
+    text = text or ""
+    return text if len(text) <= FEED_TEXT_CHARS else text[: FEED_TEXT_CHARS - 1] + "…"
 
 
 def state_event_time(state: dict[str, object] | None) -> float:

@@ -8,14 +8,23 @@ functions (``*_from``) are pure, so a view answers the same on whichever worker.
 
 from __future__ import annotations
 
+import base64
+import json
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from moodstream_aggregator import tables
 from moodstream_aggregator.contributions import empty_counts, summarize
-from moodstream_aggregator.keys import PARTITIONS, row_key, window_of
+from moodstream_aggregator.keys import (
+    MESSAGE_PREFIX,
+    PARTITIONS,
+    partition_of,
+    row_key,
+    window_of,
+)
 from moodstream_aggregator.kinds import MINUTE, RowKind
 
 Rows = dict[str, dict[str, float]]
@@ -71,6 +80,116 @@ def _scan_hashtags(partitions: set[int]) -> Rows:
         if kind == RowKind.HASHTAG and row and partition.isdigit() and int(partition) in partitions:
             merge_row(answer.setdefault(tag, {}), row)
     return answer
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """Which messages a feed page holds: filters, the page size, and where it starts
+    (``before``: the ``(event_time, id)`` of the previous page's last message)."""
+
+    label: str | None = None
+    hashtag: str | None = None
+    user_id: str | None = None
+    limit: int = 50
+    before: tuple[float, str] | None = None
+
+    def params(self) -> dict[str, str]:
+        """The query as ``/internal/feed`` parameters (the public view's, plus the limit)."""
+        found = {"label": self.label, "hashtag": self.hashtag, "user_id": self.user_id}
+        params = {name: value for name, value in found.items() if value}
+        params["limit"] = str(self.limit)
+        if self.before is not None:
+            params["cursor"] = feed_cursor(self.before)
+        return params
+
+
+def local_feed(query: FeedQuery, partitions: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """The newest live messages of this worker's partitions that ``query`` selects.
+
+    A scan of the message states: retention bounds them, and a feed is asked for about
+    once a second per dashboard.
+    """
+    wanted = set(range(PARTITIONS) if partitions is None else partitions)
+    states = (
+        (key[len(MESSAGE_PREFIX) :], state)
+        for key, state in tables.aggregates.items()
+        if key.startswith(MESSAGE_PREFIX)
+    )
+    return feed_from(
+        ((message_id, state) for message_id, state in states if partition_of(message_id) in wanted),
+        query,
+    )
+
+
+def feed_from(
+    states: Iterable[tuple[str, dict[str, Any]]], query: FeedQuery
+) -> list[dict[str, Any]]:
+    """Feed entries, newest first (ties by id), of the live messages ``query`` selects."""
+    entries = []
+    for message_id, state in states:
+        current = (state or {}).get("current")
+        if not current or state.get("deleted"):
+            continue
+        if query.label and current.get("label") != query.label:
+            continue
+        if query.hashtag and query.hashtag not in (current.get("hashtags") or ()):
+            continue
+        if query.user_id and current.get("user_id") != query.user_id:
+            continue
+        event_time = float(current.get("event_time", 0.0))
+        if query.before is not None and (event_time, message_id) >= query.before:
+            continue
+        entries.append(feed_entry(message_id, state))
+    return newest_first(entries, query.limit)
+
+
+def feed_entry(message_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """One message as the feed shows it (its state's current contribution and text)."""
+    current = state["current"]
+    return {
+        "id": message_id,
+        "user_id": current.get("user_id"),
+        "text": state.get("text") or "",
+        "label": current.get("label"),
+        "score": current.get("score"),
+        "event_time": float(current.get("event_time", 0.0)),
+        "hashtags": list(current.get("hashtags") or ()),
+        "model_version": current.get("model_version", ""),
+    }
+
+
+def newest_first(entries: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` newest feed entries, by event time then id, newest first."""
+    return sorted(entries, key=lambda e: (e["event_time"], e["id"]), reverse=True)[:limit]
+
+
+def feed_page(entries: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A feed answer: the entries (event times as ISO-8601 too) and the next page's cursor
+    (``None`` when this page is the last)."""
+    page = newest_first(entries, limit)
+    last = page[-1] if len(page) == limit else None
+    return {
+        "messages": [{**entry, "event_time_iso": iso(entry["event_time"])} for entry in page],
+        "next": feed_cursor((last["event_time"], last["id"])) if last else None,
+    }
+
+
+def feed_cursor(position: tuple[float, str]) -> str:
+    """An opaque cursor for the page after ``(event_time, id)``."""
+    raw = json.dumps([position[0], position[1]], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def parse_feed_cursor(cursor: str) -> tuple[float, str]:
+    """Inverse of :func:`feed_cursor`; ``ValueError`` for anything it did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        event_time, message_id = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("cursor: not one this feed gave out") from exc
+    if not isinstance(event_time, int | float) or not isinstance(message_id, str):
+        raise ValueError("cursor: not one this feed gave out")
+    return float(event_time), message_id
 
 
 # -- shaping (pure) -------------------------------------------------------------------

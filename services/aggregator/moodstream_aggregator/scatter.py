@@ -60,6 +60,21 @@ async def rows(kind: str, keys: list[str]) -> queries.Rows:
     return answer
 
 
+async def feed(query: queries.FeedQuery) -> dict[str, Any]:
+    """A page of the live feed over every partition of every worker: each worker's
+    newest ``limit`` that match, merged, and the newest ``limit`` of those."""
+    peers = peer_urls()
+    if not peers:
+        return queries.feed_page(queries.local_feed(query), query.limit)
+    entries = queries.local_feed(query, active_partitions())
+    async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S, headers=auth_headers()) as client:
+        for peer in peers:
+            response = await client.get(f"{peer}/internal/feed", params=query.params())
+            response.raise_for_status()
+            entries.extend(response.json()["messages"])
+    return queries.feed_page(entries, query.limit)
+
+
 async def watermark() -> float:
     """Newest event time seen by any worker (0 when nothing was seen)."""
     return queries.watermark_from(await rows(RowKind.WATERMARK, ["all"]))

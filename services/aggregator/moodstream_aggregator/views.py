@@ -3,6 +3,7 @@
 ``GET /v1/sentiment/seconds?last=N`` and ``/v1/sentiment/minutes?last=N``,
 ``GET /v1/hashtags/minute?minute=<epoch|iso>&n=5``, ``GET /v1/hashtags?n=``,
 ``GET /v1/hashtags/{tag}/minutes?last=60``,
+``GET /v1/messages?label=&hashtag=&user_id=&limit=50&cursor=`` (the live feed),
 ``GET /v1/users/{user_id}``, ``GET /v1/messages/{message_id}``, ``GET /v1/totals``,
 ``GET /healthz``.
 """
@@ -25,6 +26,7 @@ from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.errors import error_body
 from moodstream_common.health import register_health_pages
 from moodstream_common.metrics import register_metrics_page
+from moodstream_common.records import LABELS
 
 MAX_WINDOWS = 3_600
 
@@ -124,6 +126,49 @@ class HashtagMinutes(View):
         return self.json(await scatter.hashtag_series(wanted, last))
 
 
+MAX_FEED_LIMIT = 500
+
+
+def feed_query(request: Request) -> queries.FeedQuery:
+    """The feed query a request asks for; ``ValueError`` naming the bad parameter."""
+    params = request.query
+    label = params.get("label") or None
+    if label is not None and label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}")
+    hashtag = None
+    if params.get("hashtag") is not None:
+        hashtag = queries.hashtag_of(params["hashtag"])
+        if not hashtag:
+            raise ValueError("hashtag: a hashtag, with or without #")
+    limit = _int_param(request, "limit", 50, MAX_FEED_LIMIT)
+    if limit is None:
+        raise ValueError(f"limit must be an integer in 1..{MAX_FEED_LIMIT}")
+    cursor = params.get("cursor")
+    return queries.FeedQuery(
+        label=label,
+        hashtag=hashtag,
+        user_id=params.get("user_id") or None,
+        limit=limit,
+        before=queries.parse_feed_cursor(cursor) if cursor else None,
+    )
+
+
+@app.page("/v1/messages")
+class Feed(View):
+    """The live feed: the newest live messages, filtered, a page at a time."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"messages": [{"id", "user_id", "text", "label", "score", "event_time",
+        "event_time_iso", "hashtags", "model_version"}...], "next": cursor | null}``,
+        newest event time first; deleted messages are not in it, updated ones show
+        their current text and label. ``next`` asks for the page after this one."""
+        try:
+            query = feed_query(request)
+        except ValueError as exc:
+            return self.json(error_body("bad_parameter", str(exc)), status=400)
+        return self.json(await scatter.feed(query))
+
+
 # `.+`: an id may hold `/`, `{` and `}`, which aiohttp's default `{name}` refuses.
 @app.page("/v1/users/{user_id:.+}")
 class UserView(View):
@@ -147,7 +192,14 @@ class MessageView(View):
         if state is None:
             return self.json(error_body("not_found", message_id), status=404)
         current = state.get("current") or {}
-        return self.json({"id": message_id, **current, "deleted": bool(state.get("deleted"))})
+        return self.json(
+            {
+                "id": message_id,
+                **current,
+                "text": state.get("text"),
+                "deleted": bool(state.get("deleted")),
+            }
+        )
 
 
 @app.page("/v1/totals")
@@ -186,6 +238,19 @@ class InternalRows(View):
         if not keys:
             return self.json(error_body("bad_parameter", "kind and keys"), status=400)
         return self.json({"rows": queries.local_rows(kind, keys, scatter.active_partitions())})
+
+
+@app.page("/internal/feed")
+class InternalFeed(View):
+    """This worker's part of a feed page: its active partitions' newest matches."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"messages": [feed entries]}``, the same query parameters as ``/v1/messages``."""
+        try:
+            query = feed_query(request)
+        except ValueError as exc:
+            return self.json(error_body("bad_parameter", str(exc)), status=400)
+        return self.json({"messages": queries.local_feed(query, scatter.active_partitions())})
 
 
 register_health_pages(app, "aggregator")

@@ -13,7 +13,7 @@ from tests.unit.aggregator import local_views
 def scored(message_id, label="positive", score=0.5, event_time=1_751_808_915.2, **extra):
     return ScoredMessage(
         id=message_id, type=extra.pop("type", "update"), event_time=event_time,
-        received_at=event_time, text="t", user_id=extra.pop("user_id", "u1"),
+        received_at=event_time, text=extra.pop("text", "t"), user_id=extra.pop("user_id", "u1"),
         label=label, score=score, hashtags=extra.pop("hashtags", ["launch"]),
         model_version="test", **extra,
     )
@@ -128,6 +128,62 @@ def test_a_hashtag_is_looked_up_as_the_analyzer_stores_it():
     assert queries.hashtag_of("\uff03CAFE\u0301") == "caf\u00e9"
     assert queries.hashtag_of("  ") == ""
     assert queries.hashtag_of("#" * 3) == ""
+
+
+async def test_the_feed_shows_live_messages_newest_first_with_filters_and_pages(agent):
+    base = 1_751_808_900.0
+    for index in range(12):
+        label = ("positive", "neutral", "negative")[index % 3]
+        await agent.put(
+            scored(f"f{index:02d}", label=label, event_time=base + index, user_id=f"u{index % 2}",
+                   hashtags=["launch"] if index % 4 == 0 else ["help"], text=f"text {index}"),
+            key=f"f{index:02d}", partition=index % 4)
+    feed = queries.local_feed(queries.FeedQuery(limit=50))
+    assert [entry["id"] for entry in feed] == [f"f{index:02d}" for index in reversed(range(12))]
+    assert feed[0] | {"score": None} == {
+        "id": "f11", "user_id": "u1", "text": "text 11", "label": "negative", "score": None,
+        "event_time": base + 11, "hashtags": ["help"], "model_version": "test"}
+    negative = queries.local_feed(queries.FeedQuery(label="negative"))
+    assert [entry["id"] for entry in negative] == ["f11", "f08", "f05", "f02"]
+    launch = queries.local_feed(queries.FeedQuery(hashtag="launch", user_id="u0"))
+    assert [entry["id"] for entry in launch] == ["f08", "f04", "f00"]
+
+    # Pages of 5 through the cursor: every message once, in order, then no next page.
+    seen, cursor = [], None
+    while True:
+        before = queries.parse_feed_cursor(cursor) if cursor else None
+        page = queries.feed_page(
+            queries.local_feed(queries.FeedQuery(limit=5, before=before)), 5)
+        seen += [entry["id"] for entry in page["messages"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == [entry["id"] for entry in feed]
+
+    # An update shows its current text and label (even when only the text changed); a
+    # delete takes the message out.
+    await agent.put(scored("f11", label="negative", event_time=base + 11, user_id="u1",
+                           hashtags=["help"], text="edited"), key="f11", partition=3)
+    assert queries.local_feed(queries.FeedQuery(limit=1))[0]["text"] == "edited"
+    await agent.put(scored("f10", label="positive", event_time=base + 10, user_id="u0",
+                           hashtags=["help"], text="now happy"), key="f10", partition=2)
+    assert queries.local_feed(queries.FeedQuery(label="positive", limit=1))[0]["id"] == "f10"
+    await agent.put(scored("f11", type="delete", label=None), key="f11", partition=3)
+    assert queries.local_feed(queries.FeedQuery(limit=1))[0]["id"] == "f10"
+
+
+async def test_the_feed_keeps_only_the_start_of_a_long_text(agent):
+    await agent.put(scored("long", text="x" * 10_000), key="long", partition=0)
+    text = queries.local_feed(queries.FeedQuery())[0]["text"]
+    assert len(text) == 280 and text.endswith("…")
+
+
+def test_a_feed_cursor_it_did_not_give_out_is_refused():
+    position = (1_751_808_900.5, "id with {braces} and ü")
+    assert queries.parse_feed_cursor(queries.feed_cursor(position)) == position
+    for bad in ("", "!!", "bm90IGpzb24", queries.feed_cursor((1.0, "x"))[:-2] + "zz"):
+        with pytest.raises(ValueError, match="cursor"):
+            queries.parse_feed_cursor(bad)
 
 
 def test_partition_of_matches_the_producer_partitioner():
