@@ -8,6 +8,7 @@ Chromium is Debian's (/usr/bin/chromium, scripts/install_system_packages.sh), dr
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,7 +124,7 @@ def test_dashboard_renders_posted_messages_live(stack, page: Page):
 
     # Pinned trends: a click on a top hashtag pins it, the form pins another (typed as a
     # person would); each tile counts its hashtag's messages over the last hour.
-    item.locator("button.tag").click()
+    item.locator("button.pin").click()
     page.fill("#pin-input", "#DashDemo")
     page.click("#pin-form button[type=submit]")
     assert page.get_attribute("#trends", "data-pinned") == f"{HASHTAG},dashdemo"
@@ -150,6 +151,36 @@ def test_dashboard_renders_posted_messages_live(stack, page: Page):
     page.click(".trend[data-hashtag='a3'] button.unpin")
     assert page.get_attribute("#trends", "data-pinned") == f"{HASHTAG},dashdemo,a1,a2"
     _wait_updates(page, window_state(page)["updates"] + 1)
+
+    # The live feed: newest first; a click on a top hashtag filters it, so does the label.
+    ids = [message_id for message_id, _, _ in messages]
+    item.locator("button.tag").click()
+    assert page.get_attribute("#feed-hashtag", "data-hashtag") == HASHTAG
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#feed li[data-id]').length === n "
+        " && document.getElementById('feed').dataset.count == n",
+        arg=len(messages),
+        timeout=15_000,
+    )
+    shown = page.eval_on_selector_all("#feed li[data-id]", "els => els.map(e => e.dataset.id)")
+    assert shown == list(reversed(ids))  # event times ascend with the ids
+    assert page.inner_text("#feed li[data-id='dash_n2'] .text") == messages[-1][2]
+    page.select_option("#feed-label", "negative")
+    negatives = [m for m in reversed(ids) if states[m]["label"] == "negative"]
+    page.wait_for_function(
+        "(want) => JSON.stringify([...document.querySelectorAll('#feed li[data-id]')]"
+        ".map(e => e.dataset.id)) === want",
+        arg=json.dumps(negatives, separators=(",", ":")),
+        timeout=15_000,
+    )
+    page.click("#feed-hashtag-clear")
+    assert page.is_hidden("#feed-hashtag")
+    page.select_option("#feed-label", "")
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#feed li[data-id]').length >= n",
+        arg=len(messages),
+        timeout=15_000,
+    )
 
     assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded"
     assert page.get_attribute("#connection-status", "data-state") == "live"

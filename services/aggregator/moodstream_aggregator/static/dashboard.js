@@ -10,6 +10,7 @@
  *               (trends: {hashtag: its per-minute answer} for the pinned hashtags)
  *   charts      the Chart.js instances: {seconds, minutes, trends: {hashtag: chart}}
  *               (empty without Chart.js)
+ *   feed        the feed's filters: {label, hashtag} ("" for any)
  *   pinned      the pinned hashtags, in the order they were pinned (kept in
  *               localStorage, at most MAX_PINS)
  *   needsToken  true while the views answer 401 and the token prompt is shown
@@ -28,6 +29,7 @@
   const TOP_HASHTAGS = 8;
   const MAX_PINS = 5;
   const TREND_MINUTES = 60;
+  const FEED_SIZE = 20;
   const PINS_KEY = "moodstream.pinnedHashtags";
   const ENDPOINTS = {
     seconds: "/v1/sentiment/seconds?last=60",
@@ -50,6 +52,7 @@
     data: {},
     charts: { trends: {} },
     needsToken: false,
+    feed: { label: "", hashtag: "" },
     pinned: [],
   };
   window.moodstreamDashboard = state;
@@ -361,8 +364,15 @@
       tag.type = "button";
       tag.className = "tag";
       tag.textContent = "#" + entry.hashtag; // textContent: hashtags are user text
-      tag.title = "Pin the trend of " + tag.textContent;
-      tag.addEventListener("click", () => pin(entry.hashtag));
+      tag.title = "Show the feed of " + tag.textContent;
+      tag.addEventListener("click", () => filterFeed({ hashtag: entry.hashtag }));
+      const pinIt = document.createElement("button");
+      pinIt.type = "button";
+      pinIt.className = "pin";
+      pinIt.textContent = "pin"; // a word, not an emoji: not every system has the font
+      pinIt.title = "Pin the trend of " + tag.textContent;
+      pinIt.setAttribute("aria-label", pinIt.title);
+      pinIt.addEventListener("click", () => pin(entry.hashtag));
       const bar = document.createElement("span");
       bar.className = "bar";
       const fill = document.createElement("span");
@@ -371,13 +381,67 @@
       const count = document.createElement("span");
       count.className = "count";
       count.textContent = fmtInt.format(entry.count);
-      li.append(rank, tag, bar, count);
+      li.append(rank, tag, bar, count, pinIt);
       return li;
     });
     if (!items.length) {
       const empty = document.createElement("li");
       empty.className = "empty";
       empty.textContent = hasEvents ? "No hashtags in this minute" : "No hashtags yet";
+      items.push(empty);
+    }
+    list.replaceChildren(...items);
+  }
+
+  // ---- live feed -------------------------------------------------------------------------
+
+  function feedPath() {
+    const params = new URLSearchParams({ limit: String(FEED_SIZE) });
+    if (state.feed.label) params.set("label", state.feed.label);
+    if (state.feed.hashtag) params.set("hashtag", state.feed.hashtag);
+    return "/v1/messages?" + params.toString();
+  }
+
+  function filterFeed(change) {
+    Object.assign(state.feed, change);
+    $("feed-label").value = state.feed.label;
+    const chip = $("feed-hashtag");
+    chip.dataset.hashtag = state.feed.hashtag;
+    chip.querySelector(".chip-text").textContent = "#" + state.feed.hashtag;
+    chip.hidden = !state.feed.hashtag;
+    $("feed").dataset.filter = feedPath();
+  }
+
+  function drawFeed(answer, path) {
+    const list = $("feed");
+    if (path !== feedPath()) return; // the filters changed while it was on the way
+    const messages = answer.messages || [];
+    list.dataset.count = messages.length;
+    const items = messages.map((message) => {
+      const li = document.createElement("li");
+      li.dataset.id = message.id;
+      li.dataset.label = message.label;
+      const when = document.createElement("time");
+      when.dateTime = message.event_time_iso;
+      when.textContent = clock(message.event_time_iso, true);
+      const label = document.createElement("span");
+      label.className = "label-pill " + message.label;
+      label.textContent = message.label;
+      const who = document.createElement("span");
+      who.className = "user";
+      who.textContent = message.user_id || "—"; // textContent: ids and texts are user text
+      const text = document.createElement("span");
+      text.className = "text";
+      text.textContent = message.text;
+      text.title = message.text;
+      li.append(when, label, who, text);
+      return li;
+    });
+    if (!items.length) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = state.feed.label || state.feed.hashtag
+        ? "No messages match these filters" : "No messages yet";
       items.push(empty);
     }
     list.replaceChildren(...items);
@@ -435,11 +499,13 @@
   async function refresh() {
     const names = Object.keys(ENDPOINTS);
     const pinned = state.pinned.slice();
-    const [answers, trends] = await Promise.all([
+    const feedAsked = feedPath();
+    const [answers, trends, feed] = await Promise.all([
       Promise.all(names.map((name) => getJSON(ENDPOINTS[name]))),
       Promise.all(pinned.map((tag) => getJSON(trendPath(tag)))),
+      getJSON(feedAsked),
     ]);
-    const data = { trends: {} };
+    const data = { trends: {}, feed: feed };
     names.forEach((name, i) => { data[name] = answers[i]; });
     pinned.forEach((tag, i) => { data.trends[tag] = trends[i]; });
     drawTotals(data.totals);
@@ -447,6 +513,7 @@
     drawSeries("seconds", data.seconds, true);
     drawSeries("minutes", data.minutes, false);
     for (const [tag, answer] of Object.entries(data.trends)) drawTrend(tag, answer);
+    drawFeed(data.feed, feedAsked);
     state.data = data;
     state.lastUpdate = Date.now();
     state.updates += 1;
@@ -501,6 +568,11 @@
       askForToken(false);
       tick();
     });
+    $("feed-label").addEventListener("change", (event) => {
+      filterFeed({ label: event.target.value });
+    });
+    $("feed-hashtag-clear").addEventListener("click", () => filterFeed({ hashtag: "" }));
+    filterFeed({});
     $("pin-form").addEventListener("submit", (event) => {
       event.preventDefault();
       pin($("pin-input").value);
