@@ -1,5 +1,6 @@
 """Every id ingest accepts can be looked up: braces, slashes, quotes, spaces, percent
-signs, dots and non-ASCII text, in the single-message and the per-user views.
+signs, dots and non-ASCII text, in the single-message and the per-user views and the
+live feed.
 
 aiohttp's default route pattern stops at ``/`` and refuses ``{`` and ``}``, so such ids
 were counted in the totals but answered with a plain-text 404.
@@ -95,6 +96,10 @@ def test_every_accepted_id_can_be_looked_up(stack):
             assert user.status_code == 200, (message_id, user.text)
             assert user.json()["user_id"] == _user_of(message_id)
             assert user.json()["total"] == 1
+            # The feed finds it by its (as hostile) user id, id and text intact.
+            feed = client.get("/v1/messages", params={"user_id": _user_of(message_id)})
+            assert feed.status_code == 200, (message_id, feed.text)
+            assert [m["id"] for m in feed.json()["messages"]] == [message_id]
 
         # A delete of a hostile id reaches the same message.
         deleted = httpx.post(
