@@ -277,14 +277,7 @@
     tile.dataset.total = total;
     tile.querySelector(".trend-total").textContent =
       fmtInt.format(total) + " in " + TREND_MINUTES + " min";
-    const chart = state.charts.trends[tag];
-    if (!chart) return;
-    chart.data.labels = windows.map((w) => clock(w.window_start, false));
-    chart.data.datasets[0].data = windows.map((w) => w.positive);
-    chart.data.datasets[1].data = windows.map((w) => w.neutral);
-    chart.data.datasets[2].data = windows.map((w) => w.negative);
-    chart.data.datasets[3].data = windows.map((w) => (w.total ? w.mean_score : null));
-    chart.update("none");
+    fillChart(state.charts.trends[tag], windows, false);
   }
 
   function trendPath(tag) {
@@ -302,7 +295,11 @@
     // Before the first message there is no event time, so no windows worth drawing.
     const windows = answer.until ? answer.windows || [] : [];
     document.querySelector('[data-empty-for="' + name + '"]').hidden = windows.length > 0;
-    const chart = state.charts[name];
+    fillChart(state.charts[name], windows, withSeconds);
+  }
+
+  // A sentimentChart redrawn with ``windows`` (no chart without Chart.js: nothing to do).
+  function fillChart(chart, windows, withSeconds) {
     if (!chart) return;
     chart.data.labels = windows.map((w) => clock(w.window_start, withSeconds));
     chart.data.datasets[0].data = windows.map((w) => w.positive);
