@@ -9,6 +9,7 @@ functions (``*_from``) are pure, so a view answers the same on whichever worker.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import unicodedata
 from collections.abc import Iterable
@@ -159,8 +160,12 @@ def feed_entry(message_id: str, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def newest_first(entries: Iterable[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    """The ``limit`` newest feed entries, by event time then id, newest first."""
-    return sorted(entries, key=lambda e: (e["event_time"], e["id"]), reverse=True)[:limit]
+    """The ``limit`` newest feed entries, by event time then id, newest first.
+
+    A heap, not a sort: a worker's feed scans every message state it holds, and a
+    page keeps only ``limit`` of them.
+    """
+    return heapq.nlargest(limit, entries, key=lambda e: (e["event_time"], e["id"]))
 
 
 def feed_page(entries: list[dict[str, Any]], limit: int) -> dict[str, Any]:
