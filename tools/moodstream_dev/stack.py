@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import sys
@@ -25,6 +26,9 @@ from moodstream_dev.loadgen import LoadConfig
 from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import DEFAULT_PORTS, SERVICES, ServiceProcess, service_env
 from moodstream_dev.rabbitmq import RabbitMQServer
+
+# The example rules (also the compose stack's); AGGREGATOR_ALERT_RULES overrides them.
+ALERT_RULES = Path(__file__).resolve().parents[2] / "infra" / "alert-rules.yaml"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -61,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     broker = EmbeddedBroker(port=args.broker_port, log_path=logs / "broker.log")
     rabbit = RabbitMQServer(args.state / "rabbitmq", port=5672) if args.amqp else None
     amqp_env = {"INGEST_AMQP_URL": rabbit.url} if rabbit else {}
+    extra_env = {
+        "ingest": amqp_env,
+        "aggregator": {"AGGREGATOR_ALERT_RULES": os.environ.get("AGGREGATOR_ALERT_RULES",
+                                                                str(ALERT_RULES))},
+    }
     services = [
         ServiceProcess(
             name,
@@ -70,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 broker_url=broker.url,
                 port=DEFAULT_PORTS[name],
                 data_dir=args.state / "state",
-                extra=amqp_env if name == "ingest" else None,
+                extra=extra_env.get(name),
             ),
             logs / f"{name}.log",
         )

@@ -36,6 +36,14 @@ DEAD_LETTERS = Counter(
     "moodstream_dead_letters", "Inputs sent to the dead-letter topic", ["service", "reason"],
     registry=REGISTRY,
 )
+ALERTS = Counter(
+    "moodstream_alerts", "Alert episodes published, by rule and state (firing, resolved)",
+    ["rule", "state"], registry=REGISTRY,
+)
+ALERT_WEBHOOK_FAILURES = Counter(
+    "moodstream_alert_webhook_failures",
+    "Alert records the webhook did not take after every attempt", registry=REGISTRY,
+)
 BATCH_SIZE = Histogram(
     "moodstream_batch_size", "Records per processed batch", ["service"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=REGISTRY,

@@ -86,6 +86,43 @@ class AggregateUpdate(faust.Record, namespace="moodstream.aggregate.v1", seriali
     updated_at: float = 0.0
 
 
+ALERT_FIRING = "firing"
+ALERT_RESOLVED = "resolved"
+
+
+class Alert(faust.Record, namespace="moodstream.alert.v1", serializer="json"):
+    """An alert episode starting (``firing``) or ending (``resolved``), on the ``alerts``
+    topic, keyed by ``id``.
+
+    ``id`` is ``<rule>#<episode number>``: the firing and the resolving record of one
+    episode share it, and no other episode has it, so a receiver that keeps the latest
+    record per ``(id, state)`` sees each transition once. ``started_at``/``ended_at``
+    are event times (the newest the aggregator had seen); ``value`` and ``messages`` are
+    what the rule saw over its window at this transition.
+    """
+
+    id: str
+    rule: str
+    state: str  # ALERT_FIRING or ALERT_RESOLVED
+    scope: str  # "all" or "#<hashtag>"
+    metric: str
+    comparison: str  # "above" or "below"
+    threshold: float
+    window_minutes: int
+    min_messages: int
+    value: float
+    messages: int
+    started_at: float
+    ended_at: float | None = None
+    updated_at: float = 0.0
+
+
+class AlertCheck(faust.Record, namespace="moodstream.alertcheck.v1", serializer="json"):
+    """Aggregator-internal, on ``alert-checks``: aggregates changed, evaluate the rules."""
+
+    at: float
+
+
 class DeadLetter(faust.Record, namespace="moodstream.deadletter.v1", serializer="json"):
     """Input that could not be accepted, with the reason and the original bytes.
 

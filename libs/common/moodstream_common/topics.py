@@ -34,5 +34,10 @@ RAW = TopicSpec("raw", 4, "validated, normalized messages keyed by message id")
 SCORED = TopicSpec("scored", 4, "raw records plus sentiment, hashtags and mentions")
 AGGREGATES = TopicSpec("aggregates", 1, "aggregate snapshots for downstream consumers")
 DEAD_LETTERS = TopicSpec("dead-letters", 1, "rejected input with the reason and original bytes")
+# One partition each: the rules are evaluated in one place, so an episode fires once.
+ALERTS = TopicSpec("alerts", 1, "alert episodes: a record when each fires and when it resolves")
+ALERT_CHECKS = TopicSpec("alert-checks", 1, "aggregator-internal: aggregates changed, check rules")
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, RAW, SCORED, AGGREGATES, DEAD_LETTERS)
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    EVENTS, RAW, SCORED, AGGREGATES, DEAD_LETTERS, ALERTS, ALERT_CHECKS
+)

@@ -2,7 +2,8 @@
 
 Reads: ``scored`` (:class:`ScoredMessage`, keyed by message id).
 Writes: the ``aggregates`` table (RocksDB + changelog) and, every
-``publish_interval_seconds``, snapshots of changed rows to ``aggregates`` (topic).
+``publish_interval_seconds``, snapshots of changed rows to ``aggregates`` (topic),
+followed by a request to check the alert rules (:mod:`moodstream_aggregator.alerts`).
 
 Only the single ``aggregate`` agent (concurrency 1) writes the table, a batch at a
 time, so the read-modify-write in :class:`~moodstream_aggregator.aggregation.Aggregation`
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator
 
 from faust import StreamT
 
-from moodstream_aggregator import queries, scatter, tables
+from moodstream_aggregator import alerts, queries, scatter, tables
 from moodstream_aggregator.aggregation import Aggregation, AggregationSettings
 from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
 from moodstream_aggregator.contributions import empty_counts, summarize
@@ -97,3 +98,4 @@ async def publish_changes() -> None:
                 kind=kind, key=key, value=value, window_start=window, updated_at=now
             ),
         )
+    await alerts.request_check()

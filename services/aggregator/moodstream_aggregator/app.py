@@ -5,7 +5,7 @@ from __future__ import annotations
 from moodstream_aggregator import settings as settings_module
 from moodstream_common import topics
 from moodstream_common.faust_app import make_app
-from moodstream_common.records import AggregateUpdate, ScoredMessage
+from moodstream_common.records import AggregateUpdate, Alert, AlertCheck, ScoredMessage
 
 settings = settings_module.load()
 app = make_app(
@@ -28,4 +28,15 @@ aggregates_topic = app.topic(
     partitions=topics.AGGREGATES.partitions,
     key_type=str,
     value_type=AggregateUpdate,
+)
+alerts_topic = app.topic(
+    settings.broker.topic(topics.ALERTS),
+    partitions=topics.ALERTS.partitions,
+    key_type=str,
+    value_type=Alert,
+)
+alert_checks_topic = app.topic(
+    settings.broker.topic(topics.ALERT_CHECKS),
+    partitions=topics.ALERT_CHECKS.partitions,
+    value_type=AlertCheck,
 )

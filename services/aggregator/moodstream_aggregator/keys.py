@@ -5,6 +5,8 @@ Pure functions, so the aggregation logic and its tests need no Faust app.
 
 from __future__ import annotations
 
+import unicodedata
+
 from aiokafka.partitioner import murmur2
 
 from moodstream_common import topics
@@ -12,6 +14,12 @@ from moodstream_common import topics
 PARTITIONS = topics.SCORED.partitions
 OFFSET = "~offset"  # not a label, not a hashtag: cannot collide with a counted field
 MESSAGE_PREFIX = "m|"
+
+
+def hashtag_of(text: str) -> str:
+    """A hashtag as the analyzer stores it: NFC, case-folded, without a leading ``#``
+    (``""`` when nothing is left). A tag the analyzer never keeps finds no rows."""
+    return unicodedata.normalize("NFC", text.strip()).lstrip("#\uff03").casefold()
 
 
 def row_key(kind: str, partition: int, key: str) -> str:

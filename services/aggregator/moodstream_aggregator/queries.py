@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import heapq
 import json
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -247,15 +246,51 @@ def hashtags_from(rows: Rows, limit: int | None) -> list[dict[str, Any]]:
     return ranked[:limit] if limit else ranked
 
 
+def local_alert_states(partitions: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Every rule's stored episode state on this worker: ``[{"rule", **state}]``.
+
+    The ``alerts`` table has one partition, so this worker's answer is all of it (when
+    it actively holds partition 0, or ``partitions`` is ``None``) or nothing.
+    """
+    if partitions is not None and 0 not in set(partitions):
+        return []
+    return [{"rule": rule, **state} for rule, state in tables.alerts.items() if state]
+
+
+def alerts_from(
+    states: Iterable[dict[str, Any]], rules: Iterable[str], recent: int
+) -> dict[str, Any]:
+    """``{"active": [...], "recent": [...]}`` for the configured ``rules``: active alerts
+    (newest first) and the ``recent`` newest resolved ones, each with ISO times added."""
+    configured = set(rules)
+    active: list[dict[str, Any]] = []
+    resolved: list[dict[str, Any]] = []
+    for state in states:
+        if state.get("rule") not in configured:
+            continue  # a rule since removed from the file
+        if state.get("active"):
+            active.append(state["active"])
+        resolved.extend(state.get("recent") or ())
+    return {
+        "active": _newest(active, "started_at"),
+        "recent": _newest(resolved, "ended_at")[:recent],
+    }
+
+
+def _newest(alerts: list[dict[str, Any]], time: str) -> list[dict[str, Any]]:
+    ordered = sorted(alerts, key=lambda alert: (alert.get(time) or 0.0, alert["id"]), reverse=True)
+    return [
+        {**alert, **{f"{name}_iso": iso(alert[name]) for name in TIMES if alert.get(name)}}
+        for alert in ordered
+    ]
+
+
+TIMES = ("started_at", "ended_at")
+
+
 def watermark_from(rows: Rows) -> float:
     """Newest event time in a ``watermark`` answer (0 when nothing was seen)."""
     return float(rows.get("all", {}).get("event_time", 0.0))
-
-
-def hashtag_of(text: str) -> str:
-    """A hashtag as the analyzer stores it: NFC, case-folded, without a leading ``#``
-    (``""`` when nothing is left). A tag the analyzer never keeps finds no rows."""
-    return unicodedata.normalize("NFC", text.strip()).lstrip("#\uff03").casefold()
 
 
 def minute_of(epoch: float) -> int:

@@ -24,16 +24,16 @@ log = logging.getLogger("moodstream.aggregator.scatter")
 PEER_TIMEOUT_S = 5.0
 
 
-def active_partitions() -> set[int]:
-    """Partitions of the ``aggregates`` table this worker actively owns."""
-    topic = tables.aggregates.changelog_topic.get_topic_name()
+def active_partitions(table: Any = tables.aggregates) -> set[int]:
+    """Partitions of ``table`` this worker actively owns."""
+    topic = table.changelog_topic.get_topic_name()
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
 
-def peer_urls() -> list[str]:
-    """Base URLs of the other workers that own partitions of the table."""
+def peer_urls(table: Any = tables.aggregates) -> list[str]:
+    """Base URLs of the other workers that own partitions of ``table``."""
     try:
-        metadata = app.router.table_metadata(tables.aggregates.name)
+        metadata = app.router.table_metadata(table.name)
     except Exception:  # noqa: BLE001  no assignment yet (starting, rebalancing)
         return []
     own = str(app.conf.canonical_url).rstrip("/")
@@ -73,6 +73,20 @@ async def feed(query: queries.FeedQuery) -> dict[str, Any]:
             response.raise_for_status()
             entries.extend(response.json()["messages"])
     return queries.feed_page(entries, query.limit)
+
+
+async def alerts() -> list[dict[str, Any]]:
+    """Every rule's episode state, from whichever worker holds the ``alerts`` table."""
+    peers = peer_urls(tables.alerts)
+    if not peers:
+        return queries.local_alert_states()
+    states = queries.local_alert_states(active_partitions(tables.alerts))
+    async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S, headers=auth_headers()) as client:
+        for peer in peers:
+            response = await client.get(f"{peer}/internal/alerts")
+            response.raise_for_status()
+            states.extend(response.json()["states"])
+    return states
 
 
 async def watermark() -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from moodstream_common.settings import BrokerSettings
@@ -76,7 +78,44 @@ class Settings(BaseSettings):
         description="Bearer token required on every view except the probes and the "
         "dashboard shell; empty = views are public.",
     )
+    alert_rules: str = Field(
+        default="",
+        description="Path of the alert rules file (YAML, see the README's Alerts); empty = "
+        "no alerts. A file that is not valid stops the aggregator at start, naming the field.",
+    )
+    alert_check_within_seconds: float = Field(
+        default=1.0,
+        description="Longest the rules wait, once aggregates changed, before they are checked.",
+    )
+    alert_webhook_url: str = Field(
+        default="",
+        description="http(s) URL each alert record is POSTed to as JSON; empty = none.",
+    )
+    alert_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="With it set, each webhook POST carries X-Moodstream-Signature: "
+        "sha256=<HMAC-SHA256 of the body with this secret>.",
+    )
+    alert_webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest one webhook POST may take."
+    )
+    alert_webhook_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="POSTs of one alert before it is given up (logged and counted); the "
+        "alerts topic still holds it.",
+    )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, url: str) -> str:
+        if not url:
+            return url
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http:// or https:// URL with a host, or empty for none")
+        return url
 
 
 def load() -> Settings:

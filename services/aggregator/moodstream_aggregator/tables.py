@@ -1,8 +1,11 @@
-"""The aggregator's one table (RocksDB-backed, with a changelog), co-partitioned with
-``scored``.
+"""The aggregator's tables (RocksDB-backed, with changelogs).
 
-It holds two kinds of keys, on purpose in ONE table so that every write an event makes
-goes to the same changelog partition, in order:
+``alerts`` (one partition, co-partitioned with ``alert-checks``) holds each alert
+rule's episode state (see :mod:`moodstream_aggregator.episodes`).
+
+``aggregates`` is co-partitioned with ``scored``. It holds two kinds of keys, on
+purpose in ONE table so that every write an event makes goes to the same changelog
+partition, in order:
 
 - ``m|<message id>``: the message's current contribution (and the one before it, and
   the source offset of the event that wrote it) — what makes updates replace, deletes
@@ -36,6 +39,7 @@ from moodstream_aggregator.keys import (  # noqa: F401  re-exported: the table's
     partition_of,
     row_key,
 )
+from moodstream_common import topics
 
 MB = 1024 * 1024
 
@@ -63,8 +67,21 @@ aggregates = app.Table(
 )
 
 
-def write_as(event: EventT[Any], writes: Iterable[tuple[str, Any]]) -> None:
-    """Perform ``writes`` (key, value; ``None`` deletes) in the partition of ``event``.
+alerts = app.Table(
+    "alerts",
+    default=None,
+    partitions=topics.ALERT_CHECKS.partitions,
+    key_type=str,
+    help="alert rule name -> its episode state",
+    options=rocksdb_options(settings),
+)
+
+
+def write_as(
+    event: EventT[Any], writes: Iterable[tuple[str, Any]], table: Any = aggregates
+) -> None:
+    """Perform ``writes`` (key, value; ``None`` deletes) to ``table`` in the partition of
+    ``event``.
 
     Faust picks a write's store and changelog partition from the *current* event, a
     context variable set only in the task that iterates the stream. A batch from
@@ -75,10 +92,10 @@ def write_as(event: EventT[Any], writes: Iterable[tuple[str, Any]]) -> None:
     try:
         for key, value in writes:
             if value is None:
-                if key in aggregates:
-                    del aggregates[key]
+                if key in table:
+                    del table[key]
             else:
-                aggregates[key] = value
+                table[key] = value
     finally:
         _current_event.reset(token)
 

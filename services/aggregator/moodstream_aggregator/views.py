@@ -4,6 +4,7 @@
 ``GET /v1/hashtags/minute?minute=<epoch|iso>&n=5``, ``GET /v1/hashtags?n=``,
 ``GET /v1/hashtags/{tag}/minutes?last=60``,
 ``GET /v1/messages?label=&hashtag=&user_id=&limit=50&cursor=`` (the live feed),
+``GET /v1/alerts?recent=20``,
 ``GET /v1/users/{user_id}``, ``GET /v1/messages/{message_id}``, ``GET /v1/totals``,
 ``GET /healthz``.
 """
@@ -14,7 +15,9 @@ from faust.web import Request, Response, View
 
 from moodstream_aggregator import (
     access,  # noqa: F401  (installs the read-token check on every view)
+    alerts,
     dashboard,  # noqa: F401  (registers /dashboard and /static/)
+    episodes,
     legacy,  # noqa: F401  (registers the /refresh_* polling endpoints)
     queries,
     scatter,
@@ -22,6 +25,7 @@ from moodstream_aggregator import (
 )
 from moodstream_aggregator.app import app
 from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.keys import hashtag_of
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.errors import error_body
 from moodstream_common.health import register_health_pages
@@ -119,7 +123,7 @@ class HashtagMinutes(View):
         last = _int_param(request, "last", 60, MAX_WINDOWS)
         if last is None:
             return _bad_param(self, "last", MAX_WINDOWS)
-        wanted = queries.hashtag_of(tag)
+        wanted = hashtag_of(tag)
         if not wanted:
             return self.json(error_body("bad_parameter", "tag: a hashtag, with or without #"),
                              status=400)
@@ -137,7 +141,7 @@ def feed_query(request: Request) -> queries.FeedQuery:
         raise ValueError(f"label must be one of {', '.join(LABELS)}")
     hashtag = None
     if params.get("hashtag") is not None:
-        hashtag = queries.hashtag_of(params["hashtag"])
+        hashtag = hashtag_of(params["hashtag"])
         if not hashtag:
             raise ValueError("hashtag: a hashtag, with or without #")
     limit = _int_param(request, "limit", 50, MAX_FEED_LIMIT)
@@ -222,6 +226,35 @@ class Totals(View):
                 "watermark": queries.iso(mark) if mark else None,
             }
         )
+
+
+MAX_RECENT_ALERTS = episodes.RECENT_KEPT * 50
+
+
+@app.page("/v1/alerts")
+class Alerts(View):
+    """Active alerts and the recently resolved ones."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"active": [alert...], "recent": [alert...], "rules": [rule...]}``: active
+        ones newest first, then the ``recent`` (default 20) newest resolved ones."""
+        recent = _int_param(request, "recent", 20, MAX_RECENT_ALERTS)
+        if recent is None:
+            return _bad_param(self, "recent", MAX_RECENT_ALERTS)
+        names = [rule.name for rule in alerts.rules]
+        answer = queries.alerts_from(await scatter.alerts(), names, recent)
+        rules = [rule.model_dump(exclude_none=True) for rule in alerts.rules]
+        return self.json({**answer, "rules": rules})
+
+
+@app.page("/internal/alerts")
+class InternalAlerts(View):
+    """This worker's part of ``/v1/alerts``: the rule states it actively holds."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"states": [{"rule", "episodes", "active", "recent"}...]}``."""
+        partitions = scatter.active_partitions(tables.alerts)
+        return self.json({"states": queries.local_alert_states(partitions)})
 
 
 @app.page("/internal/rows")

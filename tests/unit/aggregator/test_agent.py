@@ -3,7 +3,7 @@ redelivery changes nothing, and rows are partial per source partition."""
 
 import pytest
 
-from moodstream_aggregator import queries, tables
+from moodstream_aggregator import keys, queries, tables
 from moodstream_aggregator.agents import aggregate
 from moodstream_aggregator.app import app
 from moodstream_common.records import ScoredMessage
@@ -124,10 +124,10 @@ async def test_hashtag_series_rows_expire_with_the_minute_windows(agent, monkeyp
 
 
 def test_a_hashtag_is_looked_up_as_the_analyzer_stores_it():
-    assert queries.hashtag_of("#Launch") == "launch"
-    assert queries.hashtag_of("\uff03CAFE\u0301") == "caf\u00e9"
-    assert queries.hashtag_of("  ") == ""
-    assert queries.hashtag_of("#" * 3) == ""
+    assert keys.hashtag_of("#Launch") == "launch"
+    assert keys.hashtag_of("\uff03CAFE\u0301") == "caf\u00e9"
+    assert keys.hashtag_of("  ") == ""
+    assert keys.hashtag_of("#" * 3) == ""
 
 
 async def test_the_feed_shows_live_messages_newest_first_with_filters_and_pages(agent):

@@ -6,7 +6,8 @@
  *   lastUpdate  epoch ms of the last successful refresh (null before the first)
  *   updates     successful refreshes so far; errors: failed ones
  *   lastError   message of the most recent failure (null once it recovers)
- *   data        the last JSON answers: {seconds, minutes, hashtags, totals, trends}
+ *   data        the last JSON answers: {seconds, minutes, hashtags, totals, alerts,
+ *               trends}
  *               (trends: {hashtag: its per-minute answer} for the pinned hashtags)
  *   charts      the Chart.js instances: {seconds, minutes, trends: {hashtag: chart}}
  *               (empty without Chart.js)
@@ -36,6 +37,7 @@
     minutes: "/v1/sentiment/minutes?last=30",
     hashtags: "/v1/hashtags/minute?n=" + TOP_HASHTAGS,
     totals: "/v1/totals",
+    alerts: "/v1/alerts?recent=1",
   };
   const COLORS = {
     positive: "#2e9e5b",
@@ -444,6 +446,44 @@
     list.replaceChildren(...items);
   }
 
+  // ---- alerts ----------------------------------------------------------------------------
+
+  const METRIC_NAMES = {
+    negative_share: "negative share",
+    positive_share: "positive share",
+    neutral_share: "neutral share",
+    mean_score: "mean score",
+  };
+
+  function describeAlert(alert) {
+    const share = alert.metric !== "mean_score";
+    const shown = (value) => share ? Math.round(value * 100) + "%" : value.toFixed(2);
+    return (alert.scope === "all" ? "All messages" : alert.scope) + ": " +
+      (METRIC_NAMES[alert.metric] || alert.metric) + " " + shown(alert.value) + " (" +
+      alert.comparison + " " + shown(alert.threshold) + ") over the last " +
+      alert.window_minutes + " min, " + alert.messages.toLocaleString() + " messages";
+  }
+
+  function drawAlerts(answer) {
+    const banner = $("alerts");
+    const active = answer.active || [];
+    banner.dataset.count = active.length;
+    banner.hidden = !active.length;
+    banner.replaceChildren(...active.map((alert) => {
+      const li = document.createElement("li");
+      li.dataset.id = alert.id;
+      const rule = document.createElement("strong");
+      rule.textContent = alert.rule; // textContent: rule names and hashtags come from files
+      const what = document.createElement("span");
+      what.textContent = " " + describeAlert(alert) + ", since ";
+      const since = document.createElement("time");
+      since.dateTime = alert.started_at_iso;
+      since.textContent = clock(alert.started_at_iso, true);
+      li.append(rule, what, since);
+      return li;
+    }));
+  }
+
   // ---- polling ---------------------------------------------------------------------------
 
   async function getJSON(path) {
@@ -511,6 +551,7 @@
     drawSeries("minutes", data.minutes, false);
     for (const [tag, answer] of Object.entries(data.trends)) drawTrend(tag, answer);
     drawFeed(data.feed, feedAsked);
+    drawAlerts(data.alerts);
     state.data = data;
     state.lastUpdate = Date.now();
     state.updates += 1;
