@@ -65,6 +65,63 @@ async def topic_intake_rate(
         await reader.stop()
 
 
+def detection_cost_us(count: int = 5_000) -> float:
+    """Median µs to detect the language of one loadgen text, in this process (3 passes)."""
+    from moodstream_ingest.language import detect, load
+
+    load()
+    texts = [
+        event["text"] for event in generate(LoadConfig(count=count, seed=7)) if "text" in event
+    ]
+    passes = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for text in texts:
+            detect(text)
+        passes.append((time.perf_counter() - started) / len(texts) * 1e6)
+    return median(passes)
+
+
+def measure(broker, state: Path, repeat: int, count: int, *, detect_language: bool) -> tuple:
+    """One ingest process on fresh topics: (http batch msgs/s, topic intake msgs/s)."""
+    prefix = f"b{uuid.uuid4().hex[:6]}-"
+    create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
+    port = free_port()
+    ingest = ServiceProcess(
+        "ingest",
+        port,
+        service_env(
+            "ingest",
+            broker_url=broker.url,
+            port=port,
+            data_dir=state / prefix,
+            topic_prefix=prefix,
+            extra={"INGEST_DETECT_LANGUAGE": str(detect_language).lower()},
+        ),
+        state / f"ingest-{repeat}-{detect_language}.log",
+    )
+    ingest.start()
+    try:
+        ingest.wait_ready(60)
+        summary = asyncio.run(
+            run_loadgen(
+                LoadConfig(
+                    count=count,
+                    via="http",
+                    ingest_url=ingest.url,
+                    batch_size=500,
+                    seed=repeat,
+                    id_prefix=f"h{repeat}",
+                ),
+                progress=False,
+            )
+        )
+        topic = asyncio.run(topic_intake_rate(broker.bootstrap, prefix, count, repeat))
+        return summary.per_second, topic
+    finally:
+        ingest.stop()
+
+
 def main() -> None:
     """Run the benchmark and write bench/results/ingest_throughput.json."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -74,53 +131,29 @@ def main() -> None:
     state = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     with EmbeddedBroker(log_path=state / "broker.log") as broker:
         ceiling = []
-        http_rates = []
-        topic_rates = []
+        http_rates, topic_rates = [], []
+        # The same ingest with language detection off, interleaved, for its cost.
+        http_off, topic_off = [], []
         for repeat in range(args.repeats):
-            prefix = f"b{uuid.uuid4().hex[:6]}-"
-            create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
             ceiling.append(
-                asyncio.run(broker_produce_rate(broker.bootstrap, f"{prefix}ceiling", args.count))
-            )
-            port = free_port()
-            ingest = ServiceProcess(
-                "ingest",
-                port,
-                service_env(
-                    "ingest",
-                    broker_url=broker.url,
-                    port=port,
-                    data_dir=state / prefix,
-                    topic_prefix=prefix,
-                ),
-                state / f"ingest-{repeat}.log",
-            )
-            ingest.start()
-            try:
-                ingest.wait_ready(60)
-                summary = asyncio.run(
-                    run_loadgen(
-                        LoadConfig(
-                            count=args.count,
-                            via="http",
-                            ingest_url=ingest.url,
-                            batch_size=500,
-                            seed=repeat,
-                            id_prefix=f"h{repeat}",
-                        ),
-                        progress=False,
+                asyncio.run(
+                    broker_produce_rate(
+                        broker.bootstrap, f"c{repeat}{uuid.uuid4().hex[:6]}", args.count
                     )
                 )
-                http_rates.append(summary.per_second)
-                topic_rates.append(
-                    asyncio.run(topic_intake_rate(broker.bootstrap, prefix, args.count, repeat))
-                )
-            finally:
-                ingest.stop()
-            print(
-                f"repeat {repeat + 1}: broker {ceiling[-1]:.0f}/s, http {http_rates[-1]:.0f}/s, "
-                f"topic {topic_rates[-1]:.0f}/s"
             )
+            http, topic = measure(broker, state, repeat, args.count, detect_language=True)
+            http_rates.append(http)
+            topic_rates.append(topic)
+            http, topic = measure(broker, state, repeat, args.count, detect_language=False)
+            http_off.append(http)
+            topic_off.append(topic)
+            print(
+                f"repeat {repeat + 1}: broker {ceiling[-1]:.0f}/s, http {http_rates[-1]:.0f}/s "
+                f"(no detection {http_off[-1]:.0f}/s), topic {topic_rates[-1]:.0f}/s "
+                f"(no detection {topic_off[-1]:.0f}/s)"
+            )
+    detect_us = detection_cost_us()
     result = {
         "count": args.count,
         "repeats": args.repeats,
@@ -129,8 +162,25 @@ def main() -> None:
         "topic_intake_msgs_per_s": median(topic_rates),
         "http_over_broker": round(median(http_rates) / median(ceiling), 3),
         "topic_over_broker": round(median(topic_rates) / median(ceiling), 3),
-        "raw": {"broker": ceiling, "http": http_rates, "topic": topic_rates},
+        "language_detection": {
+            "http_batch_msgs_per_s_without": median(http_off),
+            "topic_intake_msgs_per_s_without": median(topic_off),
+            # The throughput detection costs each door: 1 - with ÷ without (target ≤ 0.05).
+            "http_cost": round(1 - median(http_rates) / median(http_off), 3),
+            "topic_cost": round(1 - median(topic_rates) / median(topic_off), 3),
+            "detect_us_per_text": round(detect_us, 2),
+            # One core's share of the HTTP door's per-message time spent detecting.
+            "detect_share_of_http_time": round(detect_us * 1e-6 * median(http_rates), 3),
+        },
+        "raw": {
+            "broker": ceiling,
+            "http": http_rates,
+            "topic": topic_rates,
+            "http_without_detection": http_off,
+            "topic_without_detection": topic_off,
+        },
     }
+    detection = result["language_detection"]
     print(
         table(
             [
@@ -144,6 +194,11 @@ def main() -> None:
             ],
             ("path", "msgs/s (median)", "÷ broker"),
         )
+    )
+    print(
+        f"language detection: {detection['detect_us_per_text']} µs/text; costs the HTTP door "
+        f"{detection['http_cost']:.1%} and the topic door {detection['topic_cost']:.1%} "
+        "of their throughput (target ≤ 5 %)"
     )
     write_result("ingest_throughput", result)
 

@@ -61,6 +61,9 @@ FIGURES_FILE = "training.json"
 CALIBRATION_TEXTS = 512
 """Training texts that fix the int8 graph's activation ranges."""
 CALIBRATION_SEED = 1
+LANGUAGES = ("en",)
+"""Languages the model is trained and evaluated on (``metadata.json`` ``languages``): every
+source in :mod:`moodstream_model.data` is English. The analyzer scores only these."""
 """The sample measured when static quantization was chosen (the only one tried)."""
 TRANSFER_SET = LEFT_OUT[0]
 """The corpus left out of training entirely that the accuracy targets name (Rotten
@@ -246,6 +249,7 @@ def package(
         },
         weights=WEIGHTS_FILE,
         weights_sha256=sha256_file(partial / WEIGHTS_FILE),
+        languages=LANGUAGES,
         extra={"input_transform": SYMBOL_NAMES, METADATA_KEY: onnx_block},
     )
     # The backends read metadata.json, so a first one (without figures) goes in first.

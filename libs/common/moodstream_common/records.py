@@ -17,6 +17,11 @@ LABEL_POSITIVE = "positive"
 LABEL_NEUTRAL = "neutral"
 LABEL_NEGATIVE = "negative"
 LABELS = (LABEL_POSITIVE, LABEL_NEUTRAL, LABEL_NEGATIVE)
+# Counted, but not under a sentiment label: the analyzer gave it no label (``unscored_reason``).
+UNSCORED = "unscored"
+UNSCORED_UNSUPPORTED_LANGUAGE = "unsupported_language"
+
+LANGUAGE_UNDETERMINED = "und"  # ISO 639-2's code for "undetermined"
 
 
 class RawMessage(faust.Record, namespace="moodstream.raw.v1", serializer="json"):
@@ -35,12 +40,17 @@ class RawMessage(faust.Record, namespace="moodstream.raw.v1", serializer="json")
     event_time_source: str = "message"  # "message" | "arrival"
     source: str = "http"  # "http", "topic:<name>", ...
     hashtags: list[str] = []  # hashtags the source already tagged (tweet entities)
+    language: str = LANGUAGE_UNDETERMINED  # ISO 639-1 code, or "und"
+    language_confidence: float = 0.0  # the detector's confidence in ``language``, 0..1
 
 
 class ScoredMessage(faust.Record, namespace="moodstream.scored.v1", serializer="json"):
     """A raw event plus the analyzer's output, on the ``scored`` topic, keyed by ``id``.
 
-    For a delete there is nothing to score: ``label`` is ``None``.
+    For a delete there is nothing to score: ``label`` is ``None``. An update the model
+    cannot read (its ``language`` is not one the model was trained and evaluated on) is
+    not scored either: ``label`` is ``None`` and ``unscored_reason`` says why
+    (:data:`UNSCORED_UNSUPPORTED_LANGUAGE`); it is still counted, as unscored.
     ``score`` is the sentiment polarity in [-1, 1] (P(positive) - P(negative));
     ``confidence`` is the probability of ``label``.
     """
@@ -61,12 +71,16 @@ class ScoredMessage(faust.Record, namespace="moodstream.scored.v1", serializer="
     model_name: str = ""
     model_version: str = ""
     scored_at: float = 0.0
+    language: str = LANGUAGE_UNDETERMINED
+    language_confidence: float = 0.0
+    unscored_reason: str | None = None
 
 
 # What ``AggregateUpdate.kind`` can be: the aggregator's published row kinds
 # (moodstream_aggregator.kinds; a test keeps the two equal).
 AGGREGATE_KINDS = (
-    "total", "second", "minute", "user", "hashtag", "hashtag_minute", "hashtag_series"
+    "total", "second", "minute", "user", "hashtag", "hashtag_minute", "hashtag_series",
+    "language",
 )
 
 

@@ -14,12 +14,23 @@ from typing import Any
 
 from moodstream_aggregator.keys import tag_window
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
-from moodstream_common.records import EVENT_UPDATE, LABELS, ScoredMessage
+from moodstream_common.records import (
+    EVENT_UPDATE,
+    LABELS,
+    LANGUAGE_UNDETERMINED,
+    UNSCORED,
+    ScoredMessage,
+)
+
+LANGUAGE_PREFIX = "lang:"
+"""A row counts its messages per language under ``lang:<code>`` (flat keys, so rows of
+two partitions or two workers still merge by adding)."""
 
 
 @dataclass(frozen=True)
 class Contribution:
-    """The part of a message that the aggregates count."""
+    """The part of a message that the aggregates count. ``label`` is a sentiment label,
+    or :data:`UNSCORED` for an update the analyzer did not score (its language)."""
 
     label: str
     score: float
@@ -27,6 +38,7 @@ class Contribution:
     user_id: str | None = None
     hashtags: tuple[str, ...] = field(default_factory=tuple)
     model_version: str = ""
+    language: str = LANGUAGE_UNDETERMINED
 
     def to_json(self) -> dict[str, Any]:
         """Table value form."""
@@ -44,20 +56,30 @@ class Contribution:
             user_id=data.get("user_id"),
             hashtags=tuple(data.get("hashtags") or ()),
             model_version=data.get("model_version", ""),
+            language=data.get("language", LANGUAGE_UNDETERMINED),
         )
 
 
 def contribution_of(record: ScoredMessage) -> Contribution | None:
-    """The contribution ``record`` makes: ``None`` for a delete or an unscored update."""
-    if record.type != EVENT_UPDATE or record.label not in LABELS:
+    """The contribution ``record`` makes: ``None`` for a delete, or for an update with
+    neither a label nor an ``unscored_reason``. An update the analyzer left unscored
+    counts, as :data:`UNSCORED`, with its language and hashtags."""
+    if record.type != EVENT_UPDATE:
+        return None
+    if record.label in LABELS:
+        label = record.label
+    elif record.label is None and record.unscored_reason:
+        label = UNSCORED
+    else:
         return None
     return Contribution(
-        label=record.label,
+        label=label,
         score=round(float(record.score), 6),
         event_time=float(record.event_time),
         user_id=record.user_id,
         hashtags=tuple(sorted(set(record.hashtags))),
         model_version=record.model_version,
+        language=record.language or LANGUAGE_UNDETERMINED,
     )
 
 
@@ -91,6 +113,7 @@ def _rows(contribution: Contribution, sign: int) -> Iterator[Delta]:
     second = window_start(contribution.event_time, SECOND)
     minute = window_start(contribution.event_time, MINUTE)
     yield Delta(RowKind.TOTAL, "all", sign, contribution)
+    yield Delta(RowKind.LANGUAGE, contribution.language, sign, contribution)
     yield Delta(RowKind.SECOND, str(second), sign, contribution)
     yield Delta(RowKind.MINUTE, str(minute), sign, contribution)
     if contribution.user_id:
@@ -103,7 +126,7 @@ def _rows(contribution: Contribution, sign: int) -> Iterator[Delta]:
 
 def empty_counts() -> dict[str, float]:
     """A sentiment row with nothing counted."""
-    return {"positive": 0, "neutral": 0, "negative": 0, "score_sum": 0.0}
+    return {"positive": 0, "neutral": 0, "negative": 0, UNSCORED: 0, "score_sum": 0.0}
 
 
 def apply_delta(counts: dict[str, float] | None, delta: Delta) -> dict[str, float]:
@@ -122,19 +145,41 @@ def apply_delta(counts: dict[str, float] | None, delta: Delta) -> dict[str, floa
     updated = dict(counts or empty_counts())
     label = delta.contribution.label
     updated[label] = updated.get(label, 0) + delta.sign
-    updated["score_sum"] = round(
-        updated.get("score_sum", 0.0) + delta.sign * delta.contribution.score, 6
-    )
+    if label != UNSCORED:
+        updated["score_sum"] = round(
+            updated.get("score_sum", 0.0) + delta.sign * delta.contribution.score, 6
+        )
+    language = LANGUAGE_PREFIX + delta.contribution.language
+    remaining = updated.get(language, 0) + delta.sign
+    if remaining:
+        updated[language] = remaining
+    else:
+        updated.pop(language, None)
     return updated
 
 
 def summarize(counts: dict[str, float] | None) -> dict[str, Any]:
-    """Chart-ready form: label counts, total and mean score."""
+    """Chart-ready form: label counts, ``unscored``, ``total`` (every message, unscored
+    ones too), the mean score of the scored ones, and ``languages``: messages per
+    language, most first."""
     counts = counts or empty_counts()
-    total = int(sum(counts.get(label, 0) for label in LABELS))
-    mean = counts.get("score_sum", 0.0) / total if total else 0.0
+    scored = int(sum(counts.get(label, 0) for label in LABELS))
+    unscored = int(counts.get(UNSCORED, 0))
+    mean = counts.get("score_sum", 0.0) / scored if scored else 0.0
     return {
         **{label: int(counts.get(label, 0)) for label in LABELS},
-        "total": total,
+        UNSCORED: unscored,
+        "total": scored + unscored,
         "mean_score": round(mean, 4),
+        "languages": languages_of(counts),
     }
+
+
+def languages_of(counts: dict[str, float]) -> dict[str, int]:
+    """``{language: messages}`` of a row, most first (ties by code), zeros left out."""
+    found = [
+        (name[len(LANGUAGE_PREFIX) :], int(value))
+        for name, value in counts.items()
+        if name.startswith(LANGUAGE_PREFIX) and value
+    ]
+    return dict(sorted(found, key=lambda item: (-item[1], item[0])))

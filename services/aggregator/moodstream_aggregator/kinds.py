@@ -23,6 +23,7 @@ class RowKind(StrEnum):
     HASHTAG = "hashtag"  # one row per hashtag, all time
     HASHTAG_MINUTE = "hashtag_minute"  # one row per minute: hashtag -> messages
     HASHTAG_SERIES = "hashtag_series"  # one row per (minute, hashtag): its sentiment counts
+    LANGUAGE = "language"  # one row per language (ISO 639-1 or "und"), all time
     WATERMARK = "watermark"  # per partition: newest event time seen
     LATE = "late"  # per partition: events dropped as too late
     EXPIRED = "expired"  # per partition: events of windows already past retention
@@ -55,6 +56,7 @@ PUBLISHED_KINDS = frozenset(
         RowKind.HASHTAG,
         RowKind.HASHTAG_MINUTE,
         RowKind.HASHTAG_SERIES,
+        RowKind.LANGUAGE,
     }
 )
 

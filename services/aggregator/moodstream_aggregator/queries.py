@@ -26,6 +26,7 @@ from moodstream_aggregator.keys import (
     window_of,
 )
 from moodstream_aggregator.kinds import MINUTE, RowKind
+from moodstream_common.records import LANGUAGE_UNDETERMINED, UNSCORED
 
 Rows = dict[str, dict[str, float]]
 ALL_KEYS = "*"  # with RowKind.HASHTAG: every hashtag (a table scan)
@@ -154,6 +155,7 @@ def feed_entry(message_id: str, state: dict[str, Any]) -> dict[str, Any]:
         "score": current.get("score"),
         "event_time": float(current.get("event_time", 0.0)),
         "hashtags": list(current.get("hashtags") or ()),
+        "language": current.get("language", LANGUAGE_UNDETERMINED),
         "model_version": current.get("model_version", ""),
     }
 
@@ -244,6 +246,18 @@ def hashtags_from(rows: Rows, limit: int | None) -> list[dict[str, Any]]:
     )
     ranked = [item for item in ranked if item["total"] > 0]
     return ranked[:limit] if limit else ranked
+
+
+def languages_from(rows: Rows) -> list[dict[str, Any]]:
+    """Every language with messages: its sentiment mix and unscored share, most first."""
+    ranked = []
+    for language, row in rows.items():
+        summary = summarize(row)
+        del summary["languages"]  # a language row's breakdown is itself
+        if summary["total"] > 0:
+            share = round(summary[UNSCORED] / summary["total"], 4)
+            ranked.append({"language": language, **summary, "unscored_share": share})
+    return sorted(ranked, key=lambda item: (-item["total"], item["language"]))
 
 
 def local_alert_states(partitions: Iterable[int] | None = None) -> list[dict[str, Any]]:

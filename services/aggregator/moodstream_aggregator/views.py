@@ -6,6 +6,7 @@
 ``GET /v1/messages?label=&hashtag=&user_id=&limit=50&cursor=`` (the live feed),
 ``GET /v1/alerts?recent=20``,
 ``GET /v1/users/{user_id}``, ``GET /v1/messages/{message_id}``, ``GET /v1/totals``,
+``GET /v1/languages``,
 ``GET /healthz``.
 """
 
@@ -24,13 +25,15 @@ from moodstream_aggregator import (
     tables,
 )
 from moodstream_aggregator.app import app
-from moodstream_aggregator.contributions import empty_counts, summarize
+from moodstream_aggregator.contributions import empty_counts, languages_of, summarize
 from moodstream_aggregator.keys import hashtag_of
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
 from moodstream_common.errors import error_body
 from moodstream_common.health import register_health_pages
 from moodstream_common.metrics import register_metrics_page
-from moodstream_common.records import LABELS
+from moodstream_common.records import LABELS, UNSCORED
+
+FEED_LABELS = (*LABELS, UNSCORED)
 
 MAX_WINDOWS = 3_600
 
@@ -137,8 +140,8 @@ def feed_query(request: Request) -> queries.FeedQuery:
     """The feed query a request asks for; ``ValueError`` naming the bad parameter."""
     params = request.query
     label = params.get("label") or None
-    if label is not None and label not in LABELS:
-        raise ValueError(f"label must be one of {', '.join(LABELS)}")
+    if label is not None and label not in FEED_LABELS:
+        raise ValueError(f"label must be one of {', '.join(FEED_LABELS)}")
     hashtag = None
     if params.get("hashtag") is not None:
         hashtag = hashtag_of(params["hashtag"])
@@ -226,6 +229,19 @@ class Totals(View):
                 "watermark": queries.iso(mark) if mark else None,
             }
         )
+
+
+@app.page("/v1/languages")
+class Languages(View):
+    """Messages and their sentiment mix per detected language."""
+
+    async def get(self, request: Request) -> Response:
+        """``{"languages": [{"language", "positive", "neutral", "negative", "unscored",
+        "total", "mean_score", "unscored_share"}...]}``, most messages first."""
+        total = (await scatter.rows(RowKind.TOTAL, ["all"])).get("all") or {}
+        codes = list(languages_of(total))
+        rows = await scatter.rows(RowKind.LANGUAGE, codes) if codes else {}
+        return self.json({"languages": queries.languages_from(rows)})
 
 
 MAX_RECENT_ALERTS = episodes.RECENT_KEPT * 50

@@ -38,6 +38,9 @@ DEFAULT_MODEL_DIR = Path("models/sentiment-v2")
 BACKENDS = ("onnx", "flair")
 """What ``ANALYZER_BACKEND`` may name; the first is the default."""
 FIX = "run `make model` to build it"
+DEFAULT_LANGUAGES = ("en",)
+"""Read when ``metadata.json`` has no ``languages``: every model built before the field
+was trained and evaluated on English only."""
 """How to repair a model directory, in every error about one."""
 
 DEFAULT_TOKEN_BUDGET = 64 * 40
@@ -88,6 +91,12 @@ class SentimentModel(Protocol):
         """Model version, carried on every scored record."""
         ...
 
+    @property
+    def languages(self) -> frozenset[str]:
+        """ISO 639-1 codes of the languages the model was trained and evaluated on: the
+        analyzer scores these and ``und``, and leaves any other language unscored."""
+        ...
+
     def load(self) -> None:
         """Load the weights; idempotent."""
         ...
@@ -112,6 +121,7 @@ class ModelMetadata:
     weights: str = WEIGHTS_FILE
     weights_sha256: str | None = None
     labels: tuple[str, ...] = LABELS
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -134,6 +144,15 @@ class ModelMetadata:
         labels = tuple(raw.get("labels", LABELS))
         if set(labels) != set(LABELS):
             raise ModelUnavailable(f"{path}: labels {labels} are not {LABELS}: {FIX}")
+        languages = raw.get("languages", list(DEFAULT_LANGUAGES))
+        if not (
+            isinstance(languages, list)
+            and languages
+            and all(isinstance(code, str) and len(code) == 2 for code in languages)
+        ):
+            raise ModelUnavailable(
+                f"{path}: languages {languages!r} is not a list of ISO 639-1 codes: {FIX}"
+            )
         return cls(
             name=str(raw["name"]),
             version=str(raw["version"]),
@@ -142,7 +161,8 @@ class ModelMetadata:
             weights=str(raw.get("weights", WEIGHTS_FILE)),
             weights_sha256=raw.get("weights_sha256"),
             labels=labels,
-            extra={k: v for k, v in raw.items() if k not in known and k != "labels"},
+            languages=tuple(languages),
+            extra={k: v for k, v in raw.items() if k not in known | {"labels", "languages"}},
         )
 
     def to_json(self) -> str:
@@ -155,6 +175,7 @@ class ModelMetadata:
             "weights": self.weights,
             "weights_sha256": self.weights_sha256,
             "labels": list(self.labels),
+            "languages": list(self.languages),
             **self.extra,
         }
         return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
@@ -227,6 +248,11 @@ class ModelDirectory:
     def version(self) -> str:
         """Model version from ``metadata.json``."""
         return self.metadata.version
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """Languages from ``metadata.json`` (``languages``)."""
+        return frozenset(self.metadata.languages)
 
     def model_input(self, texts: Sequence[str]) -> list[str]:
         """``texts`` as the model was trained to read them (its ``input_transform``)."""

@@ -23,6 +23,7 @@ from moodstream_common.faust_app import send_direct
 from moodstream_common.metrics import DEAD_LETTERS, MESSAGES_IN, MESSAGES_OUT
 from moodstream_common.records import DeadLetter, RawMessage
 from moodstream_common.tracing import inject_headers, tracer
+from moodstream_ingest import language
 from moodstream_ingest.app import app, dead_letter_topic, raw_topic, settings
 from moodstream_ingest.normalize import Limits, Rejected, dead_letter, decode_json, normalize
 
@@ -32,7 +33,10 @@ RAW_TOPIC = raw_topic.get_topic_name()
 LIMITS = Limits(
     max_body_bytes=settings.max_body_bytes,
     max_text_chars=settings.max_text_chars,
+    detect_language=settings.detect_language,
 )
+if LIMITS.detect_language:
+    language.load()  # at start: the first message must not pay for it
 
 
 class BrokerUnavailable(Exception):

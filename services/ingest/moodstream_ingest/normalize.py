@@ -1,8 +1,9 @@
 """Validate and normalize one input into a :class:`RawMessage`, or reject it with a reason.
 
-Pure functions (no Faust, no I/O, stdlib only), shared by both doors (HTTP and the
-input topic). Accepted shapes: the update/delete contract, tweets (API v1.1, v1.1
-status-deletion notices and v2) and a bare ``{"text": ...}``. Every rejection is a
+Pure functions (no Faust, no I/O but the language model read once by
+:mod:`moodstream_ingest.language`), shared by every door (HTTP, the input topic, AMQP).
+Accepted shapes: the update/delete contract, tweets (API v1.1, v1.1 status-deletion
+notices and v2) and a bare ``{"text": ...}``. Every rejection is a
 :class:`Rejected` with a machine-readable ``reason``; nothing else may escape,
 whatever the input.
 
@@ -48,6 +49,9 @@ Rules where the contract is silent:
 - Hashtags come only from tweet entities (v1.1 ``text``, v2 ``tag``): case-folded,
   leading ``#`` dropped, deduplicated in order, at most 100; malformed entities are
   ignored (they are enrichment, the analyzer extracts tags from the text as well).
+- Language: an update's text gets ``language`` (ISO 639-1, or ``und``) and
+  ``language_confidence`` by :func:`moodstream_ingest.language.detect`, which never
+  rejects anything; a delete is ``und``.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ from moodstream_common.records import (
     DeadLetter,
     RawMessage,
 )
+from moodstream_ingest.language import UNKNOWN, detect
 
 # Epoch numbers: the first bound a value stays below names its unit (see module docs).
 _EPOCH_UNITS = ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6), (math.inf, 1e9))
@@ -137,6 +142,7 @@ class Limits:
     max_id_chars: int = 256
     max_depth: int = 32
     max_future_seconds: float = 86_400.0
+    detect_language: bool = True  # off: every message is "und", and scored as before
 
 
 def decode_json(body: bytes, *, max_bytes: int, max_depth: int = 32) -> object:
@@ -315,6 +321,7 @@ def _build(
     except Rejected as rejected:
         rejected.message_id = message_id
         raise
+    detected = detect(text) if text is not None and limits.detect_language else UNKNOWN
     return RawMessage(
         id=message_id,
         type=event_type,
@@ -325,6 +332,8 @@ def _build(
         received_at=received_at,
         source=source,
         hashtags=fields["hashtags"] if event_type == EVENT_UPDATE else [],
+        language=detected.language,
+        language_confidence=detected.confidence,
     )
 
 

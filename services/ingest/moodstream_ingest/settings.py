@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     topic_batch_wait_seconds: float = Field(
         default=0.05, description="Longest a partial input-topic batch waits for more events."
     )
+    detect_language: bool = Field(
+        default=True,
+        description="Detect each message's language (the analyzer scores only the languages "
+        "its model supports); false = every message is 'und' and is scored.",
+    )
     delivery_timeout_seconds: float = Field(
         default=10.0,
         description="Longest an intake request waits for the broker to take its records "

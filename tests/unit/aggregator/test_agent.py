@@ -142,7 +142,8 @@ async def test_the_feed_shows_live_messages_newest_first_with_filters_and_pages(
     assert [entry["id"] for entry in feed] == [f"f{index:02d}" for index in reversed(range(12))]
     assert feed[0] | {"score": None} == {
         "id": "f11", "user_id": "u1", "text": "text 11", "label": "negative", "score": None,
-        "event_time": base + 11, "hashtags": ["help"], "model_version": "test"}
+        "event_time": base + 11, "hashtags": ["help"], "language": "und",
+        "model_version": "test"}
     negative = queries.local_feed(queries.FeedQuery(label="negative"))
     assert [entry["id"] for entry in negative] == ["f11", "f08", "f05", "f02"]
     launch = queries.local_feed(queries.FeedQuery(hashtag="launch", user_id="u0"))

@@ -57,7 +57,8 @@ def test_update_replaces_old_contribution_in_every_row():
     assert rows[("hashtag_minute", "120")] == {}
     assert rows[("hashtag_minute", "180")] == {"b": 1}
     assert summarize(rows[("user", "u1")]) == {
-        "positive": 0, "neutral": 0, "negative": 1, "total": 1, "mean_score": -0.5
+        "positive": 0, "neutral": 0, "negative": 1, "unscored": 0, "total": 1,
+        "mean_score": -0.5, "languages": {"und": 1},
     }
 
 
@@ -82,3 +83,40 @@ def test_json_round_trip():
     c = contribution_of(scored(hashtags=["z", "a", "a"]))
     assert c.hashtags == ("a", "z")
     assert Contribution.from_json(c.to_json()) == c
+
+
+def test_an_unsupported_language_counts_as_unscored_with_its_language_and_hashtags():
+    korean = contribution_of(
+        scored(label=None, score=0.0, language="ko", unscored_reason="unsupported_language")
+    )
+    assert korean is not None and korean.label == "unscored"
+    rows = replay([korean])
+    total = summarize(rows[("total", "all")])
+    assert (total["unscored"], total["total"], total["positive"]) == (1, 1, 0)
+    assert total["languages"] == {"ko": 1}
+    assert summarize(rows[("hashtag", "a")])["unscored"] == 1
+    assert summarize(rows[("language", "ko")])["total"] == 1
+    # The mean is over scored messages only: an unscored one does not pull it to 0.
+    english = contribution_of(scored(id="m2", language="en", score=0.8))
+    both = replay([korean])
+    for delta in deltas(None, english):
+        both[(delta.kind, delta.key)] = apply_delta(both.get((delta.kind, delta.key)), delta)
+    total = summarize(both[("total", "all")])
+    assert (total["total"], total["mean_score"], total["languages"]) == (2, 0.8, {"en": 1, "ko": 1})
+
+
+def test_an_update_that_changes_the_language_moves_its_contribution():
+    french = contribution_of(scored(label=None, language="fr", unscored_reason="unsupported_language"))
+    english = contribution_of(scored(label="negative", score=-0.6, language="en"))
+    rows = replay([french, english])
+    total = summarize(rows[("total", "all")])
+    assert (total["unscored"], total["negative"], total["languages"]) == (0, 1, {"en": 1})
+    assert summarize(rows[("language", "fr")])["total"] == 0
+    assert summarize(rows[("language", "en")])["negative"] == 1
+    assert "lang:fr" not in rows[("total", "all")]  # a count back at zero leaves the row
+    rows = replay([french, english, None])
+    assert summarize(rows[("total", "all")])["languages"] == {}
+
+
+def test_a_label_without_an_unscored_reason_is_not_counted():
+    assert contribution_of(scored(label=None, language="ko")) is None

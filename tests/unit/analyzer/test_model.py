@@ -66,6 +66,7 @@ class KeywordModel:
 
     name = "keyword-test"
     version = "0"
+    languages = frozenset({"en"})
 
     def __init__(self) -> None:
         self._loaded = False

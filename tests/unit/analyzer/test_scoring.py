@@ -56,3 +56,27 @@ def test_a_batch_with_hostile_and_empty_texts_completes(onnx_model: SentimentMod
     assert [scored[f"neg{i}"].label for i in range(len(NEGATIVE))] == [LABEL_NEGATIVE] * 3
     assert scored["gone"].label is None
     assert {r.model_version for r in scored.values()} == {onnx_model.version}
+
+
+def test_only_the_model_s_languages_are_scored(onnx_model: SentimentModel) -> None:
+    # The real model's metadata.json names its languages: English, from its training data.
+    assert onnx_model.languages == frozenset({"en"})
+    records = [
+        RawMessage(id="en", type=EVENT_UPDATE, event_time=1.0, received_at=1.0,
+                   text=NEGATIVE[0], language="en", language_confidence=0.98),
+        RawMessage(id="ko", type=EVENT_UPDATE, event_time=1.0, received_at=1.0,
+                   text="너무 실망했어요 최악이에요 #help", language="ko", language_confidence=1.0),
+        RawMessage(id="und", type=EVENT_UPDATE, event_time=1.0, received_at=1.0,
+                   text="😡😡😡", language="und"),
+        RawMessage(id="gone", type=EVENT_DELETE, event_time=1.0, received_at=1.0, language="fr"),
+    ]
+    scored = {record.id: record for record in score_batch(onnx_model, records)}
+    assert (scored["en"].label, scored["en"].unscored_reason) == (LABEL_NEGATIVE, None)
+    assert (scored["en"].language, scored["en"].language_confidence) == ("en", 0.98)
+    korean = scored["ko"]
+    assert (korean.label, korean.score, korean.unscored_reason) == (
+        None, 0.0, "unsupported_language")
+    assert (korean.language, korean.hashtags) == ("ko", ["help"])  # still enriched
+    # "und" names no language the model is known not to read: emoji are scored.
+    assert scored["und"].label == LABEL_NEGATIVE and scored["und"].unscored_reason is None
+    assert scored["gone"].label is None and scored["gone"].unscored_reason is None

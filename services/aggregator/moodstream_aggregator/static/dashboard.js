@@ -7,7 +7,7 @@
  *   updates     successful refreshes so far; errors: failed ones
  *   lastError   message of the most recent failure (null once it recovers)
  *   data        the last JSON answers: {seconds, minutes, hashtags, totals, alerts,
- *               trends}
+ *               languages, trends}
  *               (trends: {hashtag: its per-minute answer} for the pinned hashtags)
  *   charts      the Chart.js instances: {seconds, minutes, trends: {hashtag: chart}}
  *               (empty without Chart.js)
@@ -38,6 +38,7 @@
     hashtags: "/v1/hashtags/minute?n=" + TOP_HASHTAGS,
     totals: "/v1/totals",
     alerts: "/v1/alerts?recent=1",
+    languages: "/v1/languages",
   };
   const COLORS = {
     positive: "#2e9e5b",
@@ -324,14 +325,16 @@
     el.dataset.positive = totals.positive;
     el.dataset.neutral = totals.neutral;
     el.dataset.negative = totals.negative;
+    el.dataset.unscored = totals.unscored || 0;
     el.dataset.total = total;
     el.dataset.meanScore = totals.mean_score;
     el.dataset.late = totals.late;
     $("total-count").textContent = fmtInt.format(total);
-    for (const label of ["positive", "neutral", "negative"]) {
-      $(label + "-count").textContent = fmtInt.format(totals[label]);
-      $(label + "-share").textContent = share(totals[label], total);
+    for (const label of ["positive", "neutral", "negative", "unscored"]) {
+      $(label + "-count").textContent = fmtInt.format(totals[label] || 0);
+      $(label + "-share").textContent = share(totals[label] || 0, total);
     }
+    $("unscored-share-all").textContent = share(totals.unscored || 0, total) || "0%";
     $("mean-score").textContent = (totals.mean_score >= 0 ? "+" : "") +
       Number(totals.mean_score || 0).toFixed(2);
     $("late-count").textContent = fmtInt.format(totals.late || 0);
@@ -342,6 +345,48 @@
     mark.textContent = totals.watermark
       ? totals.watermark.slice(0, 19).replace("T", " ") + " UTC"
       : "no events yet";
+  }
+
+  // One row per language: code, a bar of its messages, the count, and how many of
+  // them the model could not read (unscored).
+  function drawLanguages(answer) {
+    const list = $("languages");
+    const languages = answer.languages || [];
+    list.dataset.languages = languages.map((entry) => entry.language).join(",");
+    const most = languages.length ? languages[0].total : 1;
+    const items = languages.map((entry) => {
+      const li = document.createElement("li");
+      li.dataset.language = entry.language;
+      li.dataset.total = entry.total;
+      li.dataset.unscored = entry.unscored;
+      const code = document.createElement("span");
+      code.className = "rank";
+      code.textContent = entry.language;
+      const mix = document.createElement("span");
+      mix.className = "tag mix";
+      mix.textContent = entry.unscored === entry.total
+        ? "unscored"
+        : Math.round(100 * entry.negative / Math.max(1, entry.total - entry.unscored)) +
+          " % negative";
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      const fill = document.createElement("span");
+      fill.style.width = Math.max(2, (100 * entry.total) / most) + "%";
+      if (entry.unscored === entry.total) fill.className = "unscored";
+      bar.appendChild(fill);
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = fmtInt.format(entry.total);
+      li.append(code, mix, bar, count);
+      return li;
+    });
+    if (!items.length) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = "No messages yet";
+      items.push(empty);
+    }
+    list.replaceChildren(...items);
   }
 
   function drawHashtags(answer, hasEvents) {
@@ -420,6 +465,7 @@
       const li = document.createElement("li");
       li.dataset.id = message.id;
       li.dataset.label = message.label;
+      li.dataset.language = message.language || "und";
       const when = document.createElement("time");
       when.dateTime = message.event_time_iso;
       when.textContent = clock(message.event_time_iso, true);
@@ -433,6 +479,7 @@
       text.className = "text";
       text.textContent = message.text;
       text.title = message.text;
+      text.lang = message.language && message.language !== "und" ? message.language : "";
       li.append(when, label, who, text);
       return li;
     });
@@ -552,6 +599,7 @@
     for (const [tag, answer] of Object.entries(data.trends)) drawTrend(tag, answer);
     drawFeed(data.feed, feedAsked);
     drawAlerts(data.alerts);
+    drawLanguages(data.languages);
     state.data = data;
     state.lastUpdate = Date.now();
     state.updates += 1;

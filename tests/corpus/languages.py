@@ -1,0 +1,150 @@
+"""A fixed multilingual sample of short support and social messages, written for
+Moodstream (no third-party text), labelled with the language each was written in.
+
+``SENTENCES``: whole sentences, as in a support message. ``SHORT``: two or three words,
+as in a tweet reply; detectors are expected to miss some of these. ``UNDETERMINED``:
+texts with no language to detect (emoji, a word, numbers, only names and links).
+Used by ``tests/unit/ingest/test_language.py`` and ``bench/language_detectors.py``.
+"""
+
+SENTENCES = {
+    "en": [
+        "I love this phone, the battery lasts all day",
+        "Worst customer service ever, I want a refund",
+        "My order still hasn't arrived after two weeks @acme #help",
+        "Thanks for the quick help with my account!",
+        "The new update broke everything on my laptop #fail",
+        "Can someone tell me how to reset my password?",
+    ],
+    "fr": [
+        "C'est nul, je veux un remboursement",
+        "Merci beaucoup pour votre aide rapide",
+        "Ma commande n'est toujours pas arrivée",
+        "Je suis très content de ce produit",
+        "Le service client ne répond jamais au téléphone",
+        "Quelle belle journée pour une promenade",
+    ],
+    "es": [
+        "Estoy muy feliz con mi compra",
+        "El pedido llegó roto y nadie responde",
+        "¿Cuándo vuelven a tener este modelo en stock?",
+        "Gracias por la ayuda, todo funciona perfecto",
+        "No puedo iniciar sesión en mi cuenta desde ayer",
+        "La peor experiencia que he tenido con una tienda",
+    ],
+    "de": [
+        "Ich bin sehr enttäuscht von diesem Produkt",
+        "Vielen Dank für die schnelle Lieferung",
+        "Warum funktioniert die App nach dem Update nicht mehr?",
+        "Meine Bestellung ist immer noch nicht angekommen",
+        "Der Kundendienst war wirklich freundlich und hilfsbereit",
+        "Das Wetter ist heute wunderschön",
+    ],
+    "ko": [
+        "너무 실망했어요 최악이에요",
+        "정말 최고예요",
+        "배송이 너무 늦어서 화가 나요",
+        "고객센터 직원분이 친절하게 도와주셨어요",
+        "앱이 업데이트 후에 계속 꺼져요",
+        "이 제품 다시 살 거예요",
+    ],
+    "ja": [
+        "この商品は本当に素晴らしいです",
+        "注文した商品がまだ届きません",
+        "サポートの対応がとても遅い",
+        "ありがとうございました、助かりました",
+        "アプリが起動しなくなりました",
+        "今日はいい天気ですね",
+    ],
+    "ar": [
+        "هذا المنتج رائع جدا",
+        "لم يصل طلبي حتى الآن",
+        "خدمة العملاء سيئة للغاية",
+        "شكرا جزيلا على المساعدة السريعة",
+        "التطبيق لا يعمل بعد التحديث",
+        "أريد استرداد أموالي",
+    ],
+    "pt": [
+        "Estou muito feliz com a minha compra",
+        "O pedido chegou quebrado e ninguém responde",
+        "Obrigado pela ajuda, funcionou perfeitamente",
+        "Não consigo entrar na minha conta desde ontem",
+    ],
+    "it": [
+        "Sono molto deluso da questo prodotto",
+        "Grazie mille per l'aiuto veloce",
+        "Il mio ordine non è ancora arrivato",
+        "Il servizio clienti è stato gentilissimo",
+    ],
+    "ru": [
+        "Я очень доволен этой покупкой",
+        "Мой заказ до сих пор не пришёл",
+        "Служба поддержки не отвечает уже неделю",
+        "Спасибо за быструю помощь",
+    ],
+    "zh": ["这个产品非常好用", "我的订单还没有到", "客服态度太差了", "谢谢你们的帮助"],
+    "nl": [
+        "Ik ben erg blij met mijn aankoop",
+        "Mijn bestelling is nog steeds niet aangekomen",
+        "De klantenservice reageert nooit",
+        "Bedankt voor de snelle hulp",
+    ],
+}
+SHORT = {
+    "en": [
+        "so angry rn",
+        "worst app ever",
+        "love it!!",
+        "thanks a lot",
+        "not happy",
+        "great job guys",
+        "why is this so slow #help",
+        "still waiting for my refund @acme",
+    ],
+    "fr": [
+        "trop nul",
+        "merci beaucoup !",
+        "je suis déçu",
+        "c'est génial",
+        "vraiment pas content",
+        "toujours pas de réponse @sncf",
+    ],
+    "es": [
+        "qué mal servicio",
+        "muchas gracias",
+        "me encanta",
+        "sigo esperando mi pedido",
+        "no funciona nada",
+        "muy contento",
+    ],
+    "de": [
+        "echt schlecht",
+        "vielen dank",
+        "bin enttäuscht",
+        "super gemacht",
+        "warte immer noch",
+        "funktioniert nicht",
+    ],
+    "ko": ["최악", "감사합니다", "너무 좋아요", "배송 언제 와요?", "환불해주세요"],
+    "ja": ["最悪", "ありがとう", "届かない", "最高です", "使いにくい"],
+    "ar": ["شكرا", "سيء جدا", "ممتاز", "لم يصل", "أحب هذا"],
+    "pt": ["muito obrigado", "péssimo atendimento", "adorei", "não funciona"],
+    "it": ["grazie mille", "pessimo servizio", "bellissimo", "non funziona"],
+    "ru": ["спасибо", "ужасно", "очень плохо", "не работает"],
+}
+UNDETERMINED = [
+    "😡😡😡",
+    "👍",
+    "🔥🔥🔥🔥 💯",
+    "ok",
+    "lol",
+    "a",
+    "",
+    "  ",
+    "12345",
+    "???",
+    "@acme",
+    "#fail",
+    "http://x.co/abc",
+    "@acme #help https://t.co/x 👍",
+]
