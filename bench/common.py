@@ -70,6 +70,17 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 2)
 
 
+def us_per_call(function: Any, inputs: list[Any], passes: int = 3) -> float:
+    """Median over ``passes`` of the µs one ``function(input)`` call takes, in this process."""
+    times = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        for item in inputs:
+            function(item)
+        times.append((time.perf_counter() - started) / len(inputs) * 1e6)
+    return median(times)
+
+
 def table(rows: list[tuple[Any, ...]], headers: tuple[str, ...]) -> str:
     """A plain-text table for the terminal."""
     cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in row) for row in rows]

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from bench.common import broker_produce_rate, median, reader_from_start, table, write_result
+from bench.common import (
+    broker_produce_rate,
+    median,
+    reader_from_start,
+    table,
+    us_per_call,
+    write_result,
+)
 from moodstream_common import topics
 from moodstream_dev.broker import EmbeddedBroker, create_topics
 from moodstream_dev.loadgen import LoadConfig, generate
@@ -73,13 +80,7 @@ def detection_cost_us(count: int = 5_000) -> float:
     texts = [
         event["text"] for event in generate(LoadConfig(count=count, seed=7)) if "text" in event
     ]
-    passes = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for text in texts:
-            detect(text)
-        passes.append((time.perf_counter() - started) / len(texts) * 1e6)
-    return median(passes)
+    return us_per_call(detect, texts)
 
 
 def measure(broker, state: Path, repeat: int, count: int, *, detect_language: bool) -> tuple:

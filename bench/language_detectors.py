@@ -13,10 +13,9 @@ venv: none of them is a dependency). Writes bench/results/language_detectors.jso
 from __future__ import annotations
 
 import importlib.util
-import time
 from collections.abc import Callable
 
-from bench.common import median, table, write_result
+from bench.common import table, us_per_call, write_result
 from tests.corpus.languages import SENTENCES, SHORT, UNDETERMINED
 
 Detector = Callable[[str], str]
@@ -95,13 +94,7 @@ def _accuracy(detect: Detector, sample: dict[str, list[str]]) -> float:
 
 def _us_per_text(detect: Detector) -> float:
     texts = [text for texts in SENTENCES.values() for text in texts] * 20
-    passes = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for text in texts:
-            detect(text)
-        passes.append((time.perf_counter() - started) / len(texts) * 1e6)
-    return round(median(passes), 1)
+    return round(us_per_call(detect, texts), 1)
 
 
 def main() -> None:

@@ -136,6 +136,17 @@ def webhook_records() -> list[dict]:
     return records
 
 
+def aggregator_caught_up(broker, stack_prefix: str, topic: str, timeout: float) -> None:
+    """Wait until the aggregator's group has consumed everything on ``topic``."""
+    off_loop(
+        group_caught_up,
+        broker.bootstrap,
+        f"{stack_prefix}moodstream-aggregator",
+        topic,
+        timeout=timeout,
+    )
+
+
 def topic_records(broker, topic: str) -> list[dict]:
     return [value for _, value in off_loop(read_topic, broker.bootstrap, topic)]
 
@@ -176,13 +187,7 @@ def test_a_negative_burst_fires_each_rule_once_and_a_replay_fires_nothing(
     post(ingest.url, "calm_", 40, CALM, CALM_AT)
     eventually(lambda: counted(aggregator.url, 40), timeout=120)
     # The rules were checked at the calm minute's event time: quiet.
-    off_loop(
-        group_caught_up,
-        broker.bootstrap,
-        f"{stack_prefix}moodstream-aggregator",
-        topics.ALERT_CHECKS.name(stack_prefix),
-        timeout=60,
-    )
+    aggregator_caught_up(broker, stack_prefix, topics.ALERT_CHECKS.name(stack_prefix), timeout=60)
     assert alerts_view(aggregator.url)["active"] == []
 
     burst = post(ingest.url, "burst_", 40, ANGRY, BURST_AT)
@@ -221,13 +226,7 @@ def test_a_negative_burst_fires_each_rule_once_and_a_replay_fires_nothing(
     aggregator.wait_ready(90)
     post(ingest.url, "burst_more_", 10, ANGRY, BURST_AT + 10)
     eventually(lambda: counted(aggregator.url, 90), timeout=120)
-    off_loop(
-        group_caught_up,
-        broker.bootstrap,
-        f"{stack_prefix}moodstream-aggregator",
-        topics.ALERT_CHECKS.name(stack_prefix),
-        timeout=60,
-    )
+    aggregator_caught_up(broker, stack_prefix, topics.ALERT_CHECKS.name(stack_prefix), timeout=60)
     assert transitions(topic_records(broker, alerts_topic)) == [
         ("launch-sour#1", "firing"),
         ("negative-spike#1", "firing"),
@@ -276,30 +275,12 @@ def test_a_negative_burst_fires_each_rule_once_and_a_replay_fires_nothing(
     assert off_loop(asyncio.run, replay.follow(broker.bootstrap, plan, timeout=180)) == (
         plan.records
     )
-    off_loop(
-        group_caught_up,
-        broker.bootstrap,
-        f"{stack_prefix}moodstream-aggregator",
-        topics.SCORED.name(stack_prefix),
-        timeout=120,
-    )
+    aggregator_caught_up(broker, stack_prefix, topics.SCORED.name(stack_prefix), timeout=120)
     # One more calm message makes the rules be checked again after the replay.
     post(ingest.url, "after_", 1, CALM, RECOVERY_AT + 10)
     eventually(lambda: counted(aggregator.url, 131), timeout=120)
-    off_loop(
-        group_caught_up,
-        broker.bootstrap,
-        f"{stack_prefix}moodstream-aggregator",
-        topics.ALERT_CHECKS.name(stack_prefix),
-        timeout=60,
-    )
-    off_loop(
-        group_caught_up,
-        broker.bootstrap,
-        f"{stack_prefix}moodstream-aggregator",
-        alerts_topic,
-        timeout=60,
-    )
+    aggregator_caught_up(broker, stack_prefix, topics.ALERT_CHECKS.name(stack_prefix), timeout=60)
+    aggregator_caught_up(broker, stack_prefix, alerts_topic, timeout=60)
 
     assert transitions(topic_records(broker, alerts_topic)) == expected
     assert webhook_transitions() == expected
