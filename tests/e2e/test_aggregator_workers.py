@@ -8,6 +8,7 @@ import secrets
 import httpx
 import pytest
 
+from moodstream_aggregator.contributions import summarize
 from moodstream_common import topics
 from moodstream_dev.loadgen import LoadConfig, expected_live
 from moodstream_dev.loadgen import run as run_loadgen
@@ -52,7 +53,7 @@ def test_views_agree_across_two_aggregator_workers(broker, stack, stack_prefix, 
         shares = [httpx.get(f"{w.url}/internal/rows", params={"kind": "total", "keys": "all"},
                             headers=AUTH)
                   .json()["rows"]["all"] for w in (first, second)]
-        counted = [int(sum(v for k, v in share.items() if k != "score_sum")) for share in shares]
+        counted = [summarize(share)["total"] for share in shares]
         assert all(count > 0 for count in counted) and sum(counted) == live, counted
         for view in VIEWS:
             answers = [httpx.get(f"{w.url}{view}", headers=AUTH, timeout=10).json() for w in (first, second)]
