@@ -39,7 +39,13 @@ def score_batch(model: SentimentModel, records: Sequence[RawMessage]) -> list[Sc
         predictions = dict(zip(positions, model.predict_batch(texts), strict=True))
     scored_at = time.time()
     return [
-        _scored(record, predictions.get(position), model, scored_at)
+        _scored(
+            record,
+            predictions.get(position),
+            model,
+            scored_at,
+            supported=readable(record.language, languages),
+        )
         for position, record in enumerate(records)
     ]
 
@@ -53,12 +59,17 @@ def readable(language: str, supported: frozenset[str]) -> bool:
 
 
 def _scored(
-    record: RawMessage, prediction: Prediction | None, model: SentimentModel, scored_at: float
+    record: RawMessage,
+    prediction: Prediction | None,
+    model: SentimentModel,
+    scored_at: float,
+    *,
+    supported: bool,
 ) -> ScoredMessage:
     text = record.text or ""
     is_update = record.type == EVENT_UPDATE
     unscored_reason = None
-    if is_update and not readable(record.language, model.languages):
+    if is_update and not supported:
         label, score, confidence = None, 0.0, 0.0
         unscored_reason = UNSCORED_UNSUPPORTED_LANGUAGE
     elif is_update and prediction is None:

@@ -60,11 +60,10 @@ SCRIPT_LANGUAGES = {
 """Scripts (as character ranges) that one living language writes: their letters decide.
 Japanese is kana, with or without Han characters (:data:`_KANA`, :data:`_HAN`)."""
 _SCRIPTS = [(language, re.compile(f"[{ranges}]")) for language, ranges in SCRIPT_LANGUAGES.items()]
-_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
+_KANA_RANGES = "\u3040-\u30ff\u31f0-\u31ff"  # hiragana, katakana and their extension
+_KANA = re.compile(f"[{_KANA_RANGES}]")
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
-_ANY_DECIDING_SCRIPT = re.compile(
-    "[" + "".join(SCRIPT_LANGUAGES.values()) + "\u3040-\u30ff\u31f0-\u31ff]"
-)
+_ANY_DECIDING_SCRIPT = re.compile("[" + "".join(SCRIPT_LANGUAGES.values()) + _KANA_RANGES + "]")
 
 
 class Detected(NamedTuple):
@@ -141,8 +140,10 @@ def _script_language(cleaned: str, letters: int) -> Detected | None:
     if not letters or not _ANY_DECIDING_SCRIPT.search(cleaned):
         return None  # Latin, Cyrillic, Arabic...: the model decides
     kana = len(_KANA.findall(cleaned))
-    if kana and kana + len(_HAN.findall(cleaned)) > letters / 2:
-        return Detected("ja", round(min((kana + len(_HAN.findall(cleaned))) / letters, 1.0), 4))
+    if kana:
+        japanese = kana + len(_HAN.findall(cleaned))
+        if japanese > letters / 2:
+            return Detected("ja", round(min(japanese / letters, 1.0), 4))
     for language, script in _SCRIPTS:
         count = len(script.findall(cleaned))
         if count > letters / 2:
