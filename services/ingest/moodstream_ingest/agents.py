@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 from moodstream_common.backoff import retrying
 from moodstream_common.input_batches import Batch, InputBatches
-from moodstream_common.tracing import batch_links, extract_context, tracer
+from moodstream_common.tracing import record_links, tracer
 from moodstream_ingest.app import app, events_topic, settings
 from moodstream_ingest.intake import BrokerUnavailable, Item, Outcome, accept, item_from_body
 
@@ -78,8 +78,7 @@ async def intake_events() -> None:
 
 async def _items(records: Batch) -> tuple[list[Item], list[trace.Link]]:
     """One fetched batch's items, and links to the spans that produced them."""
-    links = batch_links(extract_context(record.headers) for record in records)
-    return [item_from_body(record.value or b"") for record in records], links
+    return [item_from_body(record.value or b"") for record in records], record_links(records)
 
 
 async def _accept_items(prepared: tuple[list[Item], list[trace.Link]]) -> None:

@@ -8,7 +8,17 @@ from moodstream_common.records import DeadLetter, RawMessage
 from moodstream_ingest import settings as settings_module
 
 settings = settings_module.load()
-app = make_app("ingest", settings.broker, web_port=settings.web_port, web_host=settings.web_host)
+# Linger 1 ms, not the shared 10: both doors wait for a batch's acknowledgements before
+# taking the next (HTTP: before answering), so a linger is paid once a batch as idle
+# time, and a batch of hundreds of records fills its produce requests without one. The
+# topic door ran 1.16-1.18x as fast with 1 ms as with 10 (bench.ingest_throughput).
+app = make_app(
+    "ingest",
+    settings.broker,
+    web_port=settings.web_port,
+    web_host=settings.web_host,
+    producer_linger_ms=1,
+)
 
 # Input events arrive as bytes from any producer: decode them ourselves so bad bytes
 # become dead letters instead of crashing Faust's deserializer.
