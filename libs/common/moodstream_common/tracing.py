@@ -120,15 +120,22 @@ def batch_links(contexts: Sequence[Context]) -> list[trace.Link]:
     link, which exporters drop. Only the last :func:`max_links` are built, the ones the
     SDK keeps.
     """
-    kept = contexts[-max_links() :] if max_links() else []
-    return [trace.Link(trace.get_current_span(context).get_span_context()) for context in kept]
+    return [
+        trace.Link(trace.get_current_span(context).get_span_context())
+        for context in _kept(contexts)
+    ]
 
 
 def record_links(records: Sequence[Any]) -> list[trace.Link]:
     """:func:`batch_links` for fetched Kafka records (their ``headers``): only the records
     whose links are kept have their trace context read, which costs about 6 µs each."""
-    kept = records[-max_links() :] if max_links() else []
-    return batch_links([extract_context(record.headers) for record in kept])
+    return batch_links([extract_context(record.headers) for record in _kept(records)])
+
+
+def _kept(items: Sequence[Any]) -> Sequence[Any]:
+    """The last :func:`max_links` of ``items`` (none for a limit of 0: ``items[-0:]`` is all)."""
+    limit = max_links()
+    return items[-limit:] if limit else []
 
 
 def child_span_headers(
