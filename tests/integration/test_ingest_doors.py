@@ -5,7 +5,9 @@ can produce to the input topic, and HTTP answers 4xx with a reason."""
 import asyncio
 import base64
 import json
+import re
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -141,3 +143,43 @@ def test_http_batch_and_legacy_endpoints(ingest):
         assert too_many.json()["reason"] == "batch_too_large"
         spec = client.get("/openapi.json").json()
         assert set(spec["paths"]) >= {"/v1/messages", "/v1/messages:batch", "/api/submit-message"}
+
+
+def test_a_large_batch_gets_every_language_from_the_worker_in_order(broker, ingest):
+    # A batch of >= INGEST_LANGUAGE_WORKER_MIN_BATCH items is detected in the child
+    # process, chunk by chunk; every record must get its own text's language, in order,
+    # with rejected items in between.
+    from moodstream_ingest.language import detect
+    from tests.corpus.languages import SENTENCES
+
+    service, prefix = ingest
+    texts = [text for sentences in SENTENCES.values() for text in sentences]
+
+    def batch(round_: int) -> list[dict]:
+        items = []
+        for index, text in enumerate(texts * 3):
+            items.append({"id": f"lw{round_}_{index}", "text": text})
+            if index % 17 == 0:
+                items.append({"id": f"bad{round_}_{index}", "type": "explode", "text": "x"})
+        return items
+
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        # The first large batch starts the child (and is detected inline meanwhile).
+        first = batch(0)
+        assert client.post("/v1/messages:batch", json=first).status_code == 200
+        deadline = time.monotonic() + 60
+        while not re.search(r"language worker \d+ ready", service.log_path.read_text("utf-8", "replace")):
+            assert time.monotonic() < deadline, "the language worker did not start"
+            time.sleep(0.05)
+        second = batch(1)
+        body = client.post("/v1/messages:batch", json=second).json()
+        assert body["rejected"] == sum(1 for item in second if item.get("type") == "explode")
+    expected = {item["id"]: item["text"] for item in first + second if "type" not in item}
+    records = asyncio.run(_read_all(broker.bootstrap, [topics.RAW.name(prefix)], len(expected)))
+    got = [json.loads(r.value) for r in records if r.key and r.key.decode() in expected]
+    assert len(got) == len(expected)
+    for record in got:
+        found = detect(record["text"])
+        assert (record["language"], record["language_confidence"]) == tuple(found), record
+    assert {r["language"] for r in got} >= {"en", "fr", "es", "de", "ko", "ja", "ar"}
+    assert "language worker failed" not in service.log_path.read_text("utf-8", "replace")

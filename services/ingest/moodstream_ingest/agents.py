@@ -14,7 +14,8 @@ again is absorbed downstream, where aggregates are idempotent per message id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sized
+from typing import TypeVar
 
 from opentelemetry import trace
 
@@ -22,8 +23,16 @@ from moodstream_common.backoff import retrying
 from moodstream_common.input_batches import Batch, InputBatches
 from moodstream_common.tracing import record_links, tracer
 from moodstream_ingest.app import app, events_topic, settings
-from moodstream_ingest.intake import BrokerUnavailable, Item, Outcome, accept, item_from_body
+from moodstream_ingest.intake import (
+    BrokerUnavailable,
+    Outcome,
+    Validated,
+    deliver,
+    item_from_body,
+    validate,
+)
 
+Batched = TypeVar("Batched", bound=Sized)
 SOURCE = f"topic:{events_topic.get_topic_name()}"
 log = logging.getLogger("moodstream.ingest.topic")
 
@@ -39,12 +48,12 @@ def faust_era_group() -> str:
 
 
 async def accept_until_taken(
-    items: Sequence[Item],
+    batch: Batched,
     *,
-    accept_batch: Callable[[Sequence[Item]], Awaitable[list[Outcome]]],
+    accept_batch: Callable[[Batched], Awaitable[list[Outcome]]],
     delays: Iterator[float] | None = None,
 ) -> list[Outcome]:
-    """``accept_batch(items)``, again with backoff for as long as the broker is away.
+    """``accept_batch(batch)``, again with backoff for as long as the broker is away.
 
     The HTTP door answers 503 and lets the client retry; the topic door has no client
     to ask, and must not give up on a batch: its offsets would be committed with the
@@ -52,10 +61,10 @@ async def accept_until_taken(
     downstream is idempotent per message id.
     """
     return await retrying(
-        lambda: accept_batch(items),
+        lambda: accept_batch(batch),
         retry_on=(BrokerUnavailable,),
         log=log,
-        failed=lambda exc: f"{exc}; holding the batch of {len(items)}",
+        failed=lambda exc: f"{exc}; holding the batch of {len(batch)}",
         delays=delays,
     )
 
@@ -76,13 +85,15 @@ async def intake_events() -> None:
     ).run()
 
 
-async def _items(records: Batch) -> tuple[list[Item], list[trace.Link]]:
-    """One fetched batch's items, and links to the spans that produced them."""
-    return [item_from_body(record.value or b"") for record in records], record_links(records)
+async def _items(records: Batch) -> tuple[Validated, list[trace.Link]]:
+    """One fetched batch validated (its languages being detected meanwhile), and links
+    to the spans that produced its records."""
+    items = [item_from_body(record.value or b"") for record in records]
+    return validate(items, source=SOURCE), record_links(records)
 
 
-async def _accept_items(prepared: tuple[list[Item], list[trace.Link]]) -> None:
-    """Accept one batch; returns once ``raw`` and dead letters have all of it."""
-    items, links = prepared
+async def _accept_items(prepared: tuple[Validated, list[trace.Link]]) -> None:
+    """Deliver one batch; returns once ``raw`` and dead letters have all of it."""
+    validated, links = prepared
     with tracer().start_as_current_span("moodstream.ingest.topic", links=links):
-        await accept_until_taken(items, accept_batch=lambda batch: accept(batch, source=SOURCE))
+        await accept_until_taken(validated, accept_batch=deliver)

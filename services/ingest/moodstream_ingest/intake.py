@@ -1,9 +1,11 @@
-"""One intake path for both doors (HTTP and the input topic).
+"""One intake path for every door (HTTP, the input topic, RabbitMQ).
 
-Every input ends in exactly one place: a ``raw`` record or a dead letter. Items are
-validated first, then *sent in input order* and only then awaited together, so two
-events of one message in one batch keep their order in the partition while the
-broker round trips overlap.
+Every input ends in exactly one place: a ``raw`` record or a dead letter. A batch is
+validated first (:func:`validate`), which also starts detecting its languages, then
+*sent in input order* and only then awaited together (:func:`deliver`), so two events of
+one message in one batch keep their order in the partition while the broker round trips
+overlap. A large batch's languages are detected in a child process
+(:mod:`moodstream_ingest.language_worker`) while the event loop goes on.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -25,6 +27,7 @@ from moodstream_common.records import DeadLetter, RawMessage
 from moodstream_common.tracing import inject_headers, tracer
 from moodstream_ingest import language
 from moodstream_ingest.app import app, dead_letter_topic, raw_topic, settings
+from moodstream_ingest.language_worker import CHUNK_TEXTS, LanguageWorker, detect_inline
 from moodstream_ingest.normalize import Limits, Rejected, dead_letter, decode_json, normalize
 
 SERVICE = "ingest"
@@ -35,8 +38,15 @@ LIMITS = Limits(
     max_text_chars=settings.max_text_chars,
     detect_language=settings.detect_language,
 )
+# Validation leaves languages to the batch (_start_detection), detected in one pass.
+_VALIDATION_LIMITS = replace(LIMITS, detect_language=False)
 if LIMITS.detect_language:
     language.load()  # at start: the first message must not pay for it
+LANGUAGE_WORKER = (
+    LanguageWorker(min_batch=settings.language_worker_min_batch)
+    if LIMITS.detect_language and settings.language_worker
+    else None
+)
 
 
 class BrokerUnavailable(Exception):
@@ -61,6 +71,28 @@ class Outcome:
         if self.accepted:
             return {"status": "accepted", "id": self.message_id}
         return rejection_body(self.reason or "", self.detail or "")
+
+
+@dataclass
+class Chunk:
+    """Consecutive results of a batch (a record or a dead letter per item, in order),
+    and the languages of their messages, still being detected when ``detection`` is
+    set (see :meth:`LanguageWorker.submit`)."""
+
+    results: list[RawMessage | DeadLetter]
+    messages: list[RawMessage]
+    detection: Any = None
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A batch validated, in chunks, which :func:`deliver` sends in order."""
+
+    source: str
+    chunks: list[Chunk]
+
+    def __len__(self) -> int:
+        return sum(len(chunk.results) for chunk in self.chunks)
 
 
 @dataclass(frozen=True)
@@ -91,7 +123,9 @@ def _validate(item: Item, *, source: str, received_at: float) -> RawMessage | De
                 item.original, max_bytes=LIMITS.max_body_bytes, max_depth=LIMITS.max_depth
             )
         )
-        return normalize(value, received_at=received_at, source=source, limits=LIMITS)
+        return normalize(
+            value, received_at=received_at, source=source, limits=_VALIDATION_LIMITS
+        )
     except Rejected as rejected:
         return dead_letter(
             item.original, rejected, source=source, service=SERVICE, received_at=received_at
@@ -105,22 +139,67 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
     means the message is durable in the topic. Raises :class:`BrokerUnavailable` when
     that takes longer than the delivery timeout (broker down or unreachable).
     """
+    return await deliver(validate(items, source=source))
+
+
+def validate(items: Sequence[Item], *, source: str) -> Validated:
+    """Validate ``items`` and start detecting the languages of their texts.
+
+    Sends nothing, so a door may validate its next batch while it delivers this one. In
+    a batch of at least ``INGEST_LANGUAGE_WORKER_MIN_BATCH`` items, each chunk's texts go
+    to the language worker as soon as the chunk is validated, so the child detects them
+    while this process validates and sends the rest; else they are detected here.
+    """
     received_at = time.time()
     MESSAGES_IN.labels(SERVICE, source).inc(len(items))
+    worker = LANGUAGE_WORKER
+    if worker is None or len(items) < worker.min_batch:
+        worker = None
+    step = CHUNK_TEXTS if worker is not None else max(1, len(items))
+    chunks = []
+    for start in range(0, len(items), step):
+        results = [
+            _validate(item, source=source, received_at=received_at)
+            for item in items[start : start + step]
+        ]
+        messages = (
+            [r for r in results if isinstance(r, RawMessage) and r.text is not None]
+            if LIMITS.detect_language
+            else []
+        )
+        chunk = Chunk(results, messages)
+        if messages:
+            texts = [message.text or "" for message in messages]
+            chunk.detection = worker.submit(texts) if worker is not None else None
+            if chunk.detection is None:  # no worker, or no child up yet
+                _set_languages(messages, detect_inline(texts))
+        chunks.append(chunk)
+    return Validated(source, chunks)
+
+
+async def deliver(validated: Validated) -> list[Outcome]:
+    """Publish a validated batch to ``raw`` and dead letters, in order (see
+    :func:`accept`). May be called again for the same batch after
+    :class:`BrokerUnavailable`: the records are sent again."""
     deliveries: list[Awaitable[Any]] = []
     outcomes = []
     with tracer().start_as_current_span("moodstream.ingest.accept") as batch_span:
-        batch_span.set_attribute("moodstream.source", source)
-        batch_span.set_attribute("moodstream.batch_size", len(items))
-        for item in items:
-            result = _validate(item, source=source, received_at=received_at)
-            if isinstance(result, RawMessage):
-                deliveries.append(await _send_raw(result))
-                outcomes.append(Outcome(True, message_id=result.id))
-            else:
-                deliveries.append(await dead_letter_topic.send(value=result))
-                DEAD_LETTERS.labels(SERVICE, result.reason).inc()
-                outcomes.append(Outcome(False, reason=result.reason, detail=result.detail))
+        batch_span.set_attribute("moodstream.source", validated.source)
+        batch_span.set_attribute("moodstream.batch_size", len(validated))
+        for chunk in validated.chunks:
+            if chunk.detection is not None and LANGUAGE_WORKER is not None:
+                texts = [message.text or "" for message in chunk.messages]
+                found = await LANGUAGE_WORKER.languages(chunk.detection, texts)
+                _set_languages(chunk.messages, found)
+                chunk.detection = None
+            for result in chunk.results:
+                if isinstance(result, RawMessage):
+                    deliveries.append(await _send_raw(result))
+                    outcomes.append(Outcome(True, message_id=result.id))
+                else:
+                    deliveries.append(await dead_letter_topic.send(value=result))
+                    DEAD_LETTERS.labels(SERVICE, result.reason).inc()
+                    outcomes.append(Outcome(False, reason=result.reason, detail=result.detail))
         try:
             # Shielded: on timeout the deliveries go on (and may still land); only the
             # caller stops waiting for them.
@@ -130,11 +209,16 @@ async def accept(items: Sequence[Item], *, source: str) -> list[Outcome]:
             )
         except (TimeoutError, KafkaError) as exc:
             batch_span.record_exception(exc)
-            raise BrokerUnavailable(f"broker did not take {len(items)} records") from exc
+            raise BrokerUnavailable(f"broker did not take {len(validated)} records") from exc
     MESSAGES_OUT.labels(SERVICE, RAW_TOPIC).inc(
         sum(1 for outcome in outcomes if outcome.accepted)
     )
     return outcomes
+
+
+def _set_languages(messages: Sequence[RawMessage], found: Sequence[language.Detected]) -> None:
+    for message, detected in zip(messages, found, strict=True):
+        message.language, message.language_confidence = detected
 
 
 async def _send_raw(record: RawMessage) -> Awaitable[Any]:

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
         description="Detect each message's language (the analyzer scores only the languages "
         "its model supports); false = every message is 'und' and is scored.",
     )
+    language_worker: bool = Field(
+        default=True,
+        description="Detect the languages of large batches in a child process, beside the "
+        "event loop (another core does the work); false = always inline.",
+    )
+    language_worker_min_batch: int = Field(
+        default=32,
+        ge=1,
+        description="Texts in a batch below which its languages are detected inline (a "
+        "round trip to the child costs about what 20-30 detections do).",
+    )
     delivery_timeout_seconds: float = Field(
         default=10.0,
         description="Longest an intake request waits for the broker to take its records "
