@@ -23,6 +23,7 @@ STEPS = [
     ["bench.hostile_load"],
     ["bench.hostile_pipeline"],
     ["bench.broker_watermarks"],
+    ["bench.fetch_wait"],
     ["bench.image_size"],
     # The analyzer's memory after 10 minutes at load (ONNX backend).
     ["bench.soak", "--minutes", "10", "--rate", "150", "--result-name", "soak_memory"],

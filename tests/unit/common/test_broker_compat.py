@@ -7,6 +7,7 @@ shipped whatever order the tests run in.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -60,6 +61,7 @@ _INSTALL = textwrap.dedent(
     import json
     from aiokafka.consumer.fetcher import Fetcher
     from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
     from moodstream_common import broker_compat
 
     def current():
@@ -67,6 +69,7 @@ _INSTALL = textwrap.dedent(
             GroupCoordinator._maybe_leave_group,
             Fetcher._proc_offset_request,
             Fetcher.__init__,
+            AIOKafkaConsumerThread._create_worker_consumer,
         )
 
     shipped = current()
@@ -101,15 +104,16 @@ def test_apply_installs_once_and_only_for_tansu():
         "tansu_replaces_all": True,
         "tansu_idempotent": True,
         "tansu_installed": sorted(broker_compat.PATCHES),
-        "marked": ["leave_group", "latest_offsets", "out_of_range"],
+        "marked": ["leave_group", "latest_offsets", "out_of_range", "faust_fetch_wait"],
     }
 
 
 def test_every_patch_is_documented():
     doc = broker_compat.__doc__ or ""
-    for marker in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(h)"):
+    for marker in ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)", "(h)", "(i)"):
         assert marker in doc
     assert set(broker_compat.PATCHES) == {
+        "faust_fetch_wait",
         "leave_group_generation_zero",
         "latest_offset_from_high_watermark",
         "out_of_range_past_log_end",
@@ -146,3 +150,33 @@ def test_forget_partition_clears_the_faust_consumers_offsets():
     assert consumer._committed_offset[lost] is None
     assert lost not in consumer._acked
     assert (consumer._read_offset[kept], consumer._committed_offset[kept]) == (29, 30)
+
+
+_FAUST_FETCH_WAIT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from moodstream_common.faust_app import make_app
+    from moodstream_common.settings import BrokerSettings
+
+    app = make_app("compat", BrokerSettings(), web_port=6066)
+
+    async def main():
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        print(consumer._fetch_max_wait_ms)
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize(("flavor", "wait_ms"), [("tansu", 100), ("kafka", 1500)])
+def test_faust_consumers_wait_briefly_on_tansu_only(flavor, wait_ms):
+    # (i): a record reaches a waiting Fetch ~0.4 x max_wait late on Tansu; Kafka answers
+    # on min_bytes, so Faust's own 1,500 ms stays there.
+    result = subprocess.run(
+        [sys.executable, "-c", _FAUST_FETCH_WAIT],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MOODSTREAM_BROKER_FLAVOR": flavor},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(wait_ms)
