@@ -87,7 +87,7 @@ def worker_parent_cpu_us(count: int = 5_000, passes: int = 3) -> float:
     """Median CPU µs this process spends per loadgen text when the language worker
     detects it (submitting and reading back chunks of 500-text batches); the child's own
     CPU is not counted."""
-    from moodstream_ingest.language_worker import CHUNK_TEXTS, LanguageWorker
+    from moodstream_ingest.language_worker import LanguageWorker
 
     texts = [
         event["text"] for event in generate(LoadConfig(count=count, seed=7)) if "text" in event
@@ -102,10 +102,7 @@ def worker_parent_cpu_us(count: int = 5_000, passes: int = 3) -> float:
             for _ in range(passes):
                 started = time.process_time()
                 for batch in batches:
-                    chunks = [batch[i : i + CHUNK_TEXTS] for i in range(0, len(batch), CHUNK_TEXTS)]
-                    submitted = [worker.submit(chunk) for chunk in chunks]
-                    for chunk, answer in zip(chunks, submitted, strict=True):
-                        await worker.languages(answer, chunk)
+                    await worker.detect_many(batch)
                 times.append((time.process_time() - started) / len(texts) * 1e6)
         finally:
             await worker.stop()

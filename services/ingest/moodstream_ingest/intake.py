@@ -38,7 +38,7 @@ LIMITS = Limits(
     max_text_chars=settings.max_text_chars,
     detect_language=settings.detect_language,
 )
-# Validation leaves languages to the batch (_start_detection), detected in one pass.
+# Validation leaves languages to validate(), which detects them a chunk at a time.
 _VALIDATION_LIMITS = replace(LIMITS, detect_language=False)
 if LIMITS.detect_language:
     language.load()  # at start: the first message must not pay for it

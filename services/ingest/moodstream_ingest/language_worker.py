@@ -32,9 +32,6 @@ from moodstream_ingest.language import Detected, detect, load
 
 log = logging.getLogger("moodstream.ingest.language")
 
-MIN_BATCH = 32
-"""Fewer texts than this are detected inline: a round trip to the child costs about
-what detecting 20-30 tweets does."""
 CHUNK_TEXTS = 64
 """Texts per request: a batch goes in chunks, so the child detects the next chunk while
 ingest sends the one before."""
@@ -130,7 +127,7 @@ class LanguageWorker:
     are answered in the order they were submitted, by any number of callers.
     """
 
-    def __init__(self, *, min_batch: int = MIN_BATCH, timeout_seconds: float = 5.0) -> None:
+    def __init__(self, *, min_batch: int, timeout_seconds: float = 5.0) -> None:
         self.min_batch = min_batch
         self.timeout_seconds = timeout_seconds
         self._child: _Child | None = None
