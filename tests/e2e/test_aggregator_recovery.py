@@ -4,6 +4,7 @@ tables are rebuilt from their changelogs and the views answer as before."""
 import asyncio
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -54,3 +55,57 @@ def test_kill_and_delete_local_store_then_recover(broker, stack, stack_prefix):
 
     assert _views(aggregator.url) == before
     assert store.exists()  # rebuilt locally from the changelogs
+
+
+FAULTS = Path(__file__).resolve().parents[1] / "faults"
+
+
+def _caught_up(broker, stack_prefix):
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
+                    topics.RAW.name(stack_prefix), timeout=120)
+    group_caught_up(broker.bootstrap, f"{stack_prefix}moodstream-aggregator",
+                    topics.SCORED.name(stack_prefix), timeout=120)
+
+
+def test_a_table_recovered_short_of_its_changelog_reads_the_source_again(broker, stack,
+                                                                          stack_prefix):
+    """Recovery stops 40 changelog records short of every partition's end (what a broker
+    answering stale end offsets does) while the group has committed everything: the
+    aggregator reads ``scored`` again from where its table ends, so deleting every
+    message afterwards retracts each one, none left counted."""
+    aggregator = stack["aggregator"]
+    base = httpx.get(f"{aggregator.url}/v1/totals").json()["total"]
+    config = LoadConfig(count=240, update_ratio=1.0, replace_ratio=0.2, via="http",
+                        ingest_url=stack["ingest"].url, seed=43, id_prefix="short", users=5)
+    asyncio.run(run_loadgen(config, progress=False))
+    live = expected_live(config)
+    eventually(lambda: httpx.get(f"{aggregator.url}/v1/totals").json()["total"] == base + live,
+               timeout=120)
+    _caught_up(broker, stack_prefix)
+
+    healthy_env = aggregator.env
+    aggregator.signal(signal.SIGKILL)
+    aggregator.process.wait(timeout=30)
+    aggregator.env = {**healthy_env, "PYTHONPATH": str(FAULTS),
+                      "MOODSTREAM_FAULT_SHORT_CHANGELOG_READ": "40"}
+    try:
+        aggregator.start()
+        aggregator.wait_ready(90)
+        ids = sorted({f"short_{i}" for i in range(live)})
+        deletes = [{"id": message_id, "type": "delete", "timestamp": time.time()} for message_id in ids]
+        response = httpx.post(f"{stack['ingest'].url}/v1/messages:batch", json=deletes,
+                              timeout=30)
+        assert response.status_code == 200 and response.json()["rejected"] == 0
+        _caught_up(broker, stack_prefix)
+        log = aggregator.log_path.read_text(errors="replace")
+        assert "fault injection: changelog ends read 40 short" in log
+        assert httpx.get(f"{aggregator.url}/v1/totals").json()["total"] == base
+        for message_id in ids:
+            state = httpx.get(f"{aggregator.url}/v1/messages/{message_id}").json()
+            assert state.get("deleted"), (message_id, state)
+        assert "reading it again from" in log
+    finally:
+        aggregator.stop()
+        aggregator.env = healthy_env
+        aggregator.start()
+        aggregator.wait_ready(90)

@@ -128,8 +128,12 @@ Offsets Tansu reports (measured here, and read in its source at 510f3e2):
   ``log_start_offset`` is always 0 (nothing sets it), so it cannot tell a restart
   either; committed offsets live in the same memory store and vanish with it.
 - **Consequences, audited.** (h) and the changelog guard: proof by cluster id, above.
-  Changelog recovery reads up to the reported end; the guard re-reads an end below the
-  local offset for up to 12 s (past the 5 s cache) before Faust's consistency check.
+  Changelog recovery reads up to the reported end, so a stale end leaves a table without
+  its newest writes while the group has committed their events: the aggregator's table
+  records the source offset it has applied and reads the source again from there
+  (``moodstream_aggregator.resume``; one fresh-clone CI run counted a message twice
+  before it). The guard re-reads an end below the local offset for up to 12 s (past the
+  5 s cache) before Faust's consistency check.
   ``tests.helpers.group_caught_up`` accepts "no lag" only when seen twice 6 s apart with
   nothing moved. Replay: ``--from latest``/``--from offset`` clamp to the end read
   once, so a lagging end replays *more*, never less (idempotent aggregates absorb it),

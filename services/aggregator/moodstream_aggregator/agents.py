@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 
 from faust import StreamT
 
-from moodstream_aggregator import alerts, queries, scatter, tables
+from moodstream_aggregator import alerts, queries, resume, scatter, tables
 from moodstream_aggregator.aggregation import Aggregation, AggregationSettings
 from moodstream_aggregator.app import aggregates_topic, app, scored_topic, settings
 from moodstream_aggregator.contributions import empty_counts, summarize
@@ -36,6 +36,7 @@ log = logging.getLogger("moodstream.aggregator")
 YIELD_EVERY = 50
 
 aggregation = Aggregation(tables.StoreReads(tables.aggregates), AggregationSettings.of(settings))
+resume.install(app, scored_topic.get_topic_name(), aggregation.applied_offset)
 
 
 @app.agent(scored_topic, concurrency=1)

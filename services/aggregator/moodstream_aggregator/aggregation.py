@@ -12,7 +12,8 @@ changelog partition of its source partition):
    applied to it. Only the final value of each key is written, so a row touched by
    500 events of a batch costs one changelog record, not 500.
 2. The batch's writes go out in this order: aggregate rows and counters, then message
-   states, then the watermark. A crash loses at most a suffix of them.
+   states, then the watermark, then the *applied offset* (the batch's last offset).
+   A crash loses at most a suffix of them.
 3. A redelivered event is skipped when its message state carries its offset (or a
    later one): message states are written after every row, so every row of that
    batch is there. Otherwise each of its rows is applied only if the row does not yet
@@ -21,6 +22,11 @@ changelog partition of its source partition):
 4. A skipped event still moves the watermark (a maximum, so moving it again is
    harmless): redelivered events then see the watermark they saw the first time,
    and are judged late or beyond retention the same way.
+5. The applied offset says how far the table really got, whatever the consumer
+   group committed: a table rebuilt from a changelog read that stopped short (a
+   broker answering a stale end offset) holds a prefix of the writes, exactly the
+   state a crash leaves, and :mod:`moodstream_aggregator.resume` reads the source
+   again from the applied offset + 1, so rule 3 completes it.
 
 ``tests/unit/aggregator/test_aggregation.py`` kills a batch between every two of its
 writes, redelivers, and checks the table against a run without the crash.
@@ -56,15 +62,21 @@ class _PartitionWrites:
     rows: dict[str, Any] = field(default_factory=dict)
     watermark: dict[str, Any] = field(default_factory=dict)
     messages: dict[str, Any] = field(default_factory=dict)
+    applied: dict[str, Any] = field(default_factory=dict)
 
     def get(self, key: str) -> tuple[bool, Any]:
-        for layer in (self.messages, self.watermark, self.rows):
+        for layer in (self.applied, self.messages, self.watermark, self.rows):
             if key in layer:
                 return True, layer[key]
         return False, None
 
     def ordered(self) -> list[Write]:
-        return [*self.rows.items(), *self.messages.items(), *self.watermark.items()]
+        return [
+            *self.rows.items(),
+            *self.messages.items(),
+            *self.watermark.items(),
+            *self.applied.items(),
+        ]
 
 
 @dataclass
@@ -136,6 +148,19 @@ class Aggregation:
         self._pending = {}
         return writes
 
+    @staticmethod
+    def _applied_key(partition: int) -> str:
+        return row_key(RowKind.APPLIED, partition, "all")
+
+    def applied_offset(self, partition: int) -> int | None:
+        """The newest source offset of ``partition`` whose batch is wholly in the table
+        (``None``: none, or a table written before the applied offset existed).
+
+        Reads the table, not the overlay: this is what survived, not what is pending.
+        """
+        row = self.table.get(self._applied_key(partition))
+        return int(row[OFFSET]) if row else None
+
     # -- applying records ------------------------------------------------------------
 
     def apply(self, record: ScoredMessage, partition: int, offset: int) -> bool:
@@ -144,6 +169,7 @@ class Aggregation:
         The record replaces the message's earlier contribution (update), retracts it
         (delete), or changes nothing (the same content again, at any offset).
         """
+        self._writes(partition).applied[self._applied_key(partition)] = {OFFSET: offset}
         key = message_key(record.id)
         stored = self._get(partition, key) or {}
         if stored.get(OFFSET, -1) >= offset:

@@ -27,6 +27,7 @@ class RowKind(StrEnum):
     WATERMARK = "watermark"  # per partition: newest event time seen
     LATE = "late"  # per partition: events dropped as too late
     EXPIRED = "expired"  # per partition: events of windows already past retention
+    APPLIED = "applied"  # per partition: the newest source offset fully in the table
 
     @property
     def window_seconds(self) -> int | None:
