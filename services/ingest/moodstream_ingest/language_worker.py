@@ -28,6 +28,8 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 
+import orjson
+
 from moodstream_ingest.language import Detected, detect, load
 
 log = logging.getLogger("moodstream.ingest.language")
@@ -49,6 +51,26 @@ def detect_inline(texts: Sequence[str]) -> list[Detected]:
     return [detect(text) for text in texts]
 
 
+def encode_line(texts: Sequence[str]) -> bytes:
+    """``texts`` as one line of JSON (a newline inside a text is escaped, so it stays in
+    its line). orjson, at a twentieth of the stdlib's cost; a text orjson refuses (a lone
+    surrogate, which is no UTF-8) goes as ASCII-escaped JSON, which :func:`decode_line`
+    also reads."""
+    try:
+        return orjson.dumps(list(texts)) + b"\n"
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(list(texts)).encode("ascii") + b"\n"
+
+
+def decode_line(line: bytes) -> list[str]:
+    """The texts of one line written by :func:`encode_line`."""
+    try:
+        texts: list[str] = orjson.loads(line)
+    except orjson.JSONDecodeError:  # the ASCII form, with a lone surrogate escaped
+        texts = json.loads(line)
+    return texts
+
+
 class _Child:
     """One running child: requests written at once, answers read in the same order."""
 
@@ -68,8 +90,7 @@ class _Child:
         on); its answer arrives in the returned future."""
         assert self.process.stdin is not None  # noqa: S101  # PIPE was asked for
         answer: Answer = asyncio.get_running_loop().create_future()
-        # ASCII JSON: a lone surrogate or a newline in a text stays inside its line.
-        self.process.stdin.write(json.dumps(list(texts)).encode("ascii") + b"\n")
+        self.process.stdin.write(encode_line(texts))
         self._pending.append((answer, len(texts)))
         return answer
 
@@ -107,7 +128,7 @@ class _Child:
                 line = await self.process.stdout.readline()
                 if not line:
                     raise EOFError("it exited")
-                answers = json.loads(line)
+                answers = orjson.loads(line)
                 answer, count = self._pending.popleft()
                 if not isinstance(answers, list) or len(answers) != count:
                     raise ValueError(f"{count} texts sent, {len(answers)} answers back")
@@ -226,8 +247,8 @@ def serve() -> None:
     out.write(READY)
     out.flush()
     for line in sys.stdin.buffer:
-        texts = json.loads(line)
-        out.write(json.dumps([detect(text) for text in texts]).encode("ascii") + b"\n")
+        answers = [tuple(detect(text)) for text in decode_line(line)]
+        out.write(orjson.dumps(answers) + b"\n")
         out.flush()
 
 

@@ -41,7 +41,7 @@ async def wait_until(condition, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_the_child_answers_what_inline_detection_does():
+async def test_the_child_answers_what_inline_detection_does(caplog):
     worker = LanguageWorker(min_batch=1)
     await worker.start()
     try:
@@ -49,6 +49,10 @@ async def test_the_child_answers_what_inline_detection_does():
         found = await worker.detect_many(SAMPLE)
         assert [tuple(d) for d in found] == inline(SAMPLE)
         assert {d.language for d in found} >= {"en", "fr", "es", "de", "ko", "ja", "und"}
+        # The child answered every chunk, the one with a lone surrogate too (it goes as
+        # ASCII JSON), rather than failing over to inline detection.
+        assert worker.running
+        assert "language worker failed" not in caplog.text
     finally:
         await worker.stop()
     assert not worker.running
@@ -126,7 +130,7 @@ def test_the_child_exits_when_its_stdin_closes():
         assert child.stdout.readline() == READY
         child.stdin.write(b'["Merci beaucoup pour votre aide rapide"]\n')
         child.stdin.flush()
-        assert child.stdout.readline().startswith(b'[["fr", ')
+        assert child.stdout.readline().startswith(b'[["fr",')
         child.stdin.close()
         assert child.wait(timeout=10) == 0
     finally:
