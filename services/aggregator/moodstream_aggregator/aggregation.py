@@ -42,7 +42,7 @@ from typing import Any
 from moodstream_aggregator.contributions import (
     Contribution,
     Delta,
-    apply_delta,
+    add_delta,
     contribution_of,
     deltas,
     window_start,
@@ -215,12 +215,16 @@ class Aggregation:
         changed = False
         for (kind, row_id), row_deltas in by_row.items():
             key = row_key(kind, partition, row_id)
-            row = self._get(partition, key)
-            if row and row.get(OFFSET, -1) >= offset:
-                continue  # written before a crash; the rest of this event was not
-            updated = {k: v for k, v in (row or {}).items() if k != OFFSET}
+            updated = rows.get(key)  # this batch's own copy: changed in place
+            if updated is None:
+                row = self.table.get(key)  # only the rows layer of the overlay has rows
+                if row and row.get(OFFSET, -1) >= offset:
+                    continue  # written before a crash; the rest of this event was not
+                updated = {k: v for k, v in (row or {}).items() if k != OFFSET}
+            elif updated.get(OFFSET, -1) >= offset:
+                continue
             for delta in row_deltas:
-                updated = apply_delta(updated, delta)
+                add_delta(updated, delta)
             updated[OFFSET] = offset
             rows[key] = updated
             self.dirty.add((kind, row_id))

@@ -9,8 +9,8 @@ aggregates idempotent under at-least-once delivery and replay.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from moodstream_aggregator.keys import tag_window
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
@@ -41,10 +41,17 @@ class Contribution:
     language: str = LANGUAGE_UNDETERMINED
 
     def to_json(self) -> dict[str, Any]:
-        """Table value form."""
-        data = asdict(self)
-        data["hashtags"] = list(self.hashtags)
-        return data
+        """Table value form (field by field: ``dataclasses.asdict`` deep-copies, and cost
+        a fifth of applying a record)."""
+        return {
+            "label": self.label,
+            "score": self.score,
+            "event_time": self.event_time,
+            "user_id": self.user_id,
+            "hashtags": list(self.hashtags),
+            "model_version": self.model_version,
+            "language": self.language,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Contribution:
@@ -88,9 +95,10 @@ def window_start(event_time: float, size: int) -> int:
     return int(event_time // size) * size
 
 
-@dataclass(frozen=True)
-class Delta:
-    """A signed change to one aggregate row: ``sign`` is +1 (apply) or -1 (retract)."""
+class Delta(NamedTuple):
+    """A signed change to one aggregate row: ``sign`` is +1 (apply) or -1 (retract).
+
+    A named tuple, not a dataclass: an update makes a dozen, and it is the cheapest."""
 
     kind: RowKind  # one of the published kinds
     key: str
@@ -134,28 +142,36 @@ def apply_delta(counts: dict[str, float] | None, delta: Delta) -> dict[str, floa
 
     Returns ``{}`` when a hashtag row has nothing left, so the caller can delete it.
     """
+    return add_delta(dict(counts or {}), delta)
+
+
+def add_delta(counts: dict[str, float], delta: Delta) -> dict[str, float]:
+    """Apply ``delta`` to ``counts`` in place (a row this caller owns); returns it.
+
+    An empty sentiment row starts from :func:`empty_counts`.
+    """
     if delta.tag is not None:
-        tags = dict(counts or {})
-        remaining = tags.get(delta.tag, 0) + delta.sign
+        remaining = counts.get(delta.tag, 0) + delta.sign
         if remaining > 0:
-            tags[delta.tag] = remaining
+            counts[delta.tag] = remaining
         else:
-            tags.pop(delta.tag, None)
-        return tags
-    updated = dict(counts or empty_counts())
+            counts.pop(delta.tag, None)
+        return counts
+    if not counts:
+        counts.update(empty_counts())
     label = delta.contribution.label
-    updated[label] = updated.get(label, 0) + delta.sign
+    counts[label] = counts.get(label, 0) + delta.sign
     if label != UNSCORED:
-        updated["score_sum"] = round(
-            updated.get("score_sum", 0.0) + delta.sign * delta.contribution.score, 6
+        counts["score_sum"] = round(
+            counts.get("score_sum", 0.0) + delta.sign * delta.contribution.score, 6
         )
     language = LANGUAGE_PREFIX + delta.contribution.language
-    remaining = updated.get(language, 0) + delta.sign
+    remaining = counts.get(language, 0) + delta.sign
     if remaining:
-        updated[language] = remaining
+        counts[language] = remaining
     else:
-        updated.pop(language, None)
-    return updated
+        counts.pop(language, None)
+    return counts
 
 
 def summarize(counts: dict[str, float] | None) -> dict[str, Any]:
