@@ -125,6 +125,11 @@ class Aggregation:
         self._pending: dict[int, _PartitionWrites] = {}
         self._last_expiry: dict[int, float] = {}
         self._clock = clock
+        # A table that reads one partition's store at a time (tables.StoreReads) is read
+        # so; any other mapping (a dict in tests) holds every partition's keys at once.
+        self._read: Callable[[int, str], Any] = getattr(table, "get_in", None) or (
+            lambda _partition, key: table.get(key)
+        )
 
     # -- reads and buffered writes ---------------------------------------------------
 
@@ -134,7 +139,7 @@ class Aggregation:
             found, value = pending.get(key)
             if found:
                 return value
-        return self.table.get(key)
+        return self._read(partition, key)
 
     def _writes(self, partition: int) -> _PartitionWrites:
         pending = self._pending.get(partition)
@@ -158,7 +163,7 @@ class Aggregation:
 
         Reads the table, not the overlay: this is what survived, not what is pending.
         """
-        row = self.table.get(self._applied_key(partition))
+        row = self._read(partition, self._applied_key(partition))
         return int(row[OFFSET]) if row else None
 
     # -- applying records ------------------------------------------------------------
@@ -217,7 +222,7 @@ class Aggregation:
             key = row_key(kind, partition, row_id)
             updated = rows.get(key)  # this batch's own copy: changed in place
             if updated is None:
-                row = self.table.get(key)  # only the rows layer of the overlay has rows
+                row = self._read(partition, key)  # only the overlay's rows layer has rows
                 if row and row.get(OFFSET, -1) >= offset:
                     continue  # written before a crash; the rest of this event was not
                 updated = {k: v for k, v in (row or {}).items() if k != OFFSET}
@@ -313,7 +318,7 @@ class Aggregation:
         horizon = mark - self.rules.message_retention_seconds
         for message_id in self.retention.expired_messages(partition, mark):
             key = message_key(message_id)
-            state = self.table.get(key)
+            state = self._read(partition, key)
             # Only if it was not updated to a newer time since it was indexed.
             if state is not None and state_event_time(state) < horizon:
                 expired.append(key)

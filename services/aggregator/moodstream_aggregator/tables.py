@@ -100,6 +100,22 @@ class StoreReads(Mapping[str, Any]):
         except KeyError:
             return default
 
+    def get_in(self, partition: int, key: str, default: Any = None) -> Any:
+        """The stored value of ``key`` in ``partition``'s store, or ``default``.
+
+        With no current event (the agent's task has none: a batch spans partitions)
+        Faust's RocksDB store finds a key by asking every partition's database it has
+        open, remembering only the last 1,000 keys' partitions. The aggregation
+        always knows a key's partition (rule 1 of :mod:`~moodstream_aggregator.aggregation`:
+        a row or message state lives in its source partition's store), so one lookup.
+        """
+        store = self._table.data
+        database_of = getattr(store, "_db_for_partition", None)
+        if database_of is None:  # memory://: one dict for every partition
+            return self.get(key, default)
+        value = database_of(partition).get(store._encode_key(key))
+        return default if value is None else store._decode_value(value)
+
     def __contains__(self, key: object) -> bool:
         return key in self._table.data
 
