@@ -42,7 +42,7 @@ YIELD_EVERY = 50
 # writes are bounded by the batch size, so this bounds the buffer as tightly.
 CHANGELOG_BUFFER_PER_RECORD = 16
 
-aggregation = Aggregation(tables.StoreReads(tables.aggregates), AggregationSettings.of(settings))
+aggregation = Aggregation(tables.aggregate_reads, AggregationSettings.of(settings))
 resume.install(app, scored_topic.get_topic_name(), aggregation.applied_offset)
 
 

@@ -65,7 +65,7 @@ def local_rows(kind: str, keys: Iterable[str], partitions: Iterable[int] | None 
     answer: Rows = {}
     for key in keys:
         for partition in sorted(wanted):
-            row = tables.aggregates.get(row_key(kind, partition, key))
+            row = tables.aggregate_reads.get_in(partition, row_key(kind, partition, key))
             if row:
                 merge_row(answer.setdefault(key, {}), row)
     return answer

@@ -110,10 +110,13 @@ class StoreReads(Mapping[str, Any]):
         a row or message state lives in its source partition's store), so one lookup.
         """
         store = self._table.data
-        database_of = getattr(store, "_db_for_partition", None)
-        if database_of is None:  # memory://: one dict for every partition
+        databases = getattr(store, "_dbs", None)
+        if databases is None:  # memory://: one dict for every partition
             return self.get(key, default)
-        value = database_of(partition).get(store._encode_key(key))
+        database = databases.get(partition)
+        if database is None:  # not open here (not this worker's): Faust reads none either
+            return default
+        value = database.get(store._encode_key(key))
         return default if value is None else store._decode_value(value)
 
     def __contains__(self, key: object) -> bool:
@@ -129,6 +132,10 @@ class StoreReads(Mapping[str, Any]):
         """Every key and value, read in one pass over the store (not a lookup a key)."""
         items: ItemsView[str, Any] = self._table.data.items()
         return items
+
+
+aggregate_reads = StoreReads(aggregates)
+"""Reads of ``aggregates`` straight from its store (the agent's and the views')."""
 
 
 def write_as(
