@@ -8,7 +8,7 @@ MODEL_DIR ?= models/sentiment-v2
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install model run broker test test-unit test-integration test-e2e lint bench loadgen replay clean up down logs
+.PHONY: help install model run broker kafka test test-unit test-integration test-e2e lint bench loadgen replay clean up down logs
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -22,11 +22,14 @@ install: $(STAMP) ## Create .venv and install pinned dependencies (skips what is
 model: $(STAMP) ## Build the sentiment model (≤ 15 min), or reuse the build cached for this code and data
 	$(PY) -m moodstream_model --out $(MODEL_DIR)
 
-run: install model ## Start the embedded broker and the three services; Ctrl-C stops all
-	$(PY) -m moodstream_dev.stack $(if $(AMQP),--amqp)
+run: install model ## Start the embedded broker and the three services; Ctrl-C stops all (BROKER=kafka: Apache Kafka)
+	$(PY) -m moodstream_dev.stack $(if $(AMQP),--amqp) $(if $(BROKER),--broker $(BROKER))
 
 broker: install ## Start only the embedded broker on 127.0.0.1:9092
 	$(PY) -m moodstream_dev.broker --port 9092
+
+kafka: install ## Start only an Apache Kafka cluster on 127.0.0.1:9092 (NODES=3 for three; needs Java 17+)
+	$(PY) -m moodstream_dev.kafka --port 9092 --nodes $(or $(NODES),1)
 
 test: install model ## Run every test (unit, integration on the real broker, e2e)
 	$(PY) -m pytest tests --durations=15

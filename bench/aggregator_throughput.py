@@ -5,7 +5,10 @@ Two runs side by side on one broker: ``AGGREGATOR_BATCH_SIZE=1`` (every record
 applied and written on its own, as before batching) and the default batch size. The
 broker's own produce rate is measured in the same run, as the ceiling.
 
-    python -m bench.aggregator_throughput [--count 20000]
+    python -m bench.aggregator_throughput [--count 20000] [--broker kafka]
+
+``--broker kafka`` runs it on a 3-node Apache Kafka cluster (replication factor 3: the
+changelog's writes are copied too) and writes ``aggregator_throughput_kafka.json``.
 
 Records are produced straight to ``scored`` (no analyzer): unique ids, 0-2 hashtags
 from 20, 200 users, event times 1,000 a second. Changelog records per record are
@@ -28,10 +31,17 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.common import broker_produce_rate, reader_from_start, table, write_result
+from bench.common import (
+    add_broker_argument,
+    broker_produce_rate,
+    reader_from_start,
+    started_broker,
+    table,
+    write_result,
+)
 from moodstream_common import topics
 from moodstream_common.records import ScoredMessage
-from moodstream_dev.broker import EmbeddedBroker, create_topics
+from moodstream_dev.broker import Broker, create_topics
 from moodstream_dev.processes import ServiceProcess, free_port, service_env
 
 VIEWS = ("/v1/totals", "/v1/sentiment/seconds?last=60")
@@ -107,14 +117,14 @@ def p99(values: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.99) - 1)] if ordered else float("nan")
 
 
-def measure(broker: EmbeddedBroker, state: Path, name: str, batch_size: int, count: int) -> dict:
+def measure(broker: Broker, state: Path, name: str, batch_size: int, count: int) -> dict:
     """One aggregator with ``batch_size``: its rate, changelog writes and view latency."""
     prefix = f"{name}-"
     create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
     port = free_port()
     env = service_env(
         "aggregator",
-        broker_url=broker.url,
+        broker=broker,
         port=port,
         data_dir=state / prefix,
         topic_prefix=prefix,
@@ -159,14 +169,16 @@ def measure(broker: EmbeddedBroker, state: Path, name: str, batch_size: int, cou
 
 
 def main() -> None:
-    """Run both batch sizes, print a table, write bench/results/aggregator_throughput.json."""
+    """Run both batch sizes, print a table, write
+    bench/results/aggregator_throughput[_kafka].json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=1_000)
+    add_broker_argument(parser)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="bench-aggregator-"))
     result: dict[str, object] = {"count": args.count}
-    with EmbeddedBroker(log_path=state / "broker.log") as broker:
+    with started_broker(args.broker, state) as broker:
         create_topics(broker.bootstrap, [topics.RAW], prefix="ceiling-")
         ceiling = asyncio.run(broker_produce_rate(broker.bootstrap, "ceiling-raw", 20_000))
         result["broker_produce_msgs_per_s"] = round(ceiling)
@@ -202,7 +214,7 @@ def main() -> None:
         f"batched ÷ one at a time: {result['batched_over_one_at_a_time']} (target 6.5); "
         f"batched ÷ broker produce: {result['batched_over_broker']}"
     )
-    write_result("aggregator_throughput", result)
+    write_result("aggregator_throughput", result, broker=args.broker)
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ def main() -> None:
             prefix = f"a{uuid.uuid4().hex[:6]}-"
             create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
             analyzer = local_service(
-                "analyzer", broker.url, state / prefix, topic_prefix=prefix,
+                "analyzer", broker, state / prefix, topic_prefix=prefix,
                 extra={"ANALYZER_MODEL_PATH": str(args.model.resolve()),
                        "ANALYZER_BACKEND": args.backend},
             )

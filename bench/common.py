@@ -1,30 +1,105 @@
-"""Helpers shared by the benchmarks: result files, medians, the broker's own ceiling."""
+"""Helpers shared by the benchmarks: result files, medians, the broker they run on and
+its own ceiling."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import platform
+import shutil
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from moodstream_dev.broker import Broker, EmbeddedBroker
+from moodstream_dev.kafka import KafkaCluster
 from moodstream_dev.replay import partitions_of
 
 RESULTS = Path(__file__).parent / "results"
 
+BROKERS = ("embedded", "kafka")
+"""What ``--broker`` picks: Tansu in memory, or an Apache Kafka cluster."""
 
-def write_result(name: str, data: dict[str, Any]) -> Path:
-    """Write ``bench/results/<name>.json`` with machine facts; return its path."""
+KAFKA_NODES = 3
+"""The production shape: replication factor 3, ``min.insync.replicas=2`` (the launcher's
+settings for three nodes), so an ``acks=all`` write waits for every in-sync copy, at
+least two."""
+
+
+def add_broker_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--broker {embedded,kafka}`` (default embedded) to a benchmark's arguments."""
+    parser.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default="embedded",
+        help=f"embedded: Tansu in memory; kafka: Apache Kafka, {KAFKA_NODES} nodes, "
+        "replication factor 3, started in the bench's temporary folder (needs Java 17+); "
+        "results go to <name>_kafka.json",
+    )
+
+
+@contextlib.contextmanager
+def started_broker(kind: str, state: Path) -> Iterator[Broker]:
+    """The broker ``kind`` names (see :data:`BROKERS`), started with its files in
+    ``state`` and stopped on exit.
+
+    A Kafka cluster's data (three copies of every record) is deleted once it stops; its
+    nodes' logs stay in ``state/kafka/node-*/server.log`` beside the services'.
+    """
+    if kind not in BROKERS:
+        raise ValueError(f"unknown broker {kind!r}; one of {BROKERS}")
+    if kind == "embedded":
+        with EmbeddedBroker(log_path=state / "broker.log") as broker:
+            print(f"broker: embedded (Tansu) at {broker.bootstrap}", flush=True)
+            yield broker
+        return
+    started = time.monotonic()
+    cluster = KafkaCluster(state / "kafka", nodes=KAFKA_NODES)
+    try:
+        with cluster:
+            print(
+                f"broker: Apache Kafka, {KAFKA_NODES} nodes (replication factor "
+                f"{cluster.replication_factor}) at {cluster.bootstrap}, ready in "
+                f"{time.monotonic() - started:.0f} s",
+                flush=True,
+            )
+            yield cluster
+    finally:
+        for node in cluster.nodes:
+            shutil.rmtree(node.folder / "data", ignore_errors=True)
+
+
+def result_name(name: str, broker: str = "embedded") -> str:
+    """The result file's stem: ``name`` on the embedded broker (the names every earlier
+    run wrote), ``<name>_kafka`` on Kafka."""
+    return name if broker == "embedded" else f"{name}_{broker}"
+
+
+def write_result(name: str, data: dict[str, Any], *, broker: str | None = None) -> Path:
+    """Write ``bench/results/<name>.json`` with machine facts; return its path.
+
+    With ``broker`` (a benchmark that takes ``--broker``) the file is
+    :func:`result_name`'s and records ``broker_kind`` and ``broker_nodes``; not
+    ``"broker"``, which ``pipeline.json`` already uses for the broker's own rates.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / f"{result_name(name, broker or 'embedded')}.json"
+    facts = (
+        {}
+        if broker is None
+        else {"broker_kind": broker, "broker_nodes": KAFKA_NODES if broker == "kafka" else 1}
+    )
     payload = {
         "benchmark": name,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"python": platform.python_version(), "cpus": _cpus(), **cpu_facts()},
+        **facts,
         **data,
     }
     path.write_text(json.dumps(payload, indent=2))

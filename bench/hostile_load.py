@@ -80,7 +80,7 @@ def main() -> None:
             port = free_port()
             ingest = ServiceProcess(
                 "ingest", port,
-                service_env("ingest", broker_url=broker.url, port=port,
+                service_env("ingest", broker=broker, port=port,
                             data_dir=state / prefix, topic_prefix=prefix),
                 state / f"ingest-{repeat}.log",
             )

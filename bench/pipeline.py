@@ -7,7 +7,11 @@ the flair path the analyzer served before model v2, six MiniLM layers
 (:func:`bench.common.write_v1_flair_path`; ``onnx_over_v1_flair_path_pipeline``, the
 issue's target: 2.5).
 
-    python -m bench.pipeline [--count 3000] [--latency-probes 100]
+    python -m bench.pipeline [--count 3000] [--latency-probes 100] [--broker kafka]
+
+``--broker kafka`` runs it all on a 3-node Apache Kafka cluster (replication factor 3,
+``min.insync.replicas=2``) and writes ``pipeline_kafka.json``; the broker's own rates are
+then the cluster's, acks=all.
 
 Latency: probe messages sent over HTTP while a background load runs at half the
 measured sustained rate; each probe's latency is from the POST until the aggregator's
@@ -30,8 +34,10 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.common import (
+    add_broker_argument,
     broker_consume_rate,
     broker_produce_rate,
+    started_broker,
     table,
     write_result,
     write_v1_flair_path,
@@ -39,7 +45,7 @@ from bench.common import (
 from moodstream_analyzer.model import DEFAULT_MODEL_DIR
 from moodstream_common import topics
 from moodstream_common.records import ScoredMessage
-from moodstream_dev.broker import EmbeddedBroker, create_topics
+from moodstream_dev.broker import Broker, create_topics
 from moodstream_dev.loadgen import LoadConfig, expected_live
 from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import SERVICES, ServiceProcess, free_port, service_env
@@ -55,7 +61,7 @@ RUNS = (
 
 
 def _start(
-    broker: EmbeddedBroker,
+    broker: Broker,
     state: Path,
     prefix: str,
     analyzers: int,
@@ -69,7 +75,7 @@ def _start(
         port = free_port()
         env = service_env(
             kind,
-            broker_url=broker.url,
+            broker=broker,
             port=port,
             data_dir=state / prefix,
             topic_prefix=prefix,
@@ -181,14 +187,15 @@ def latency(services: dict, rate: float, probes: int) -> list[float]:
 
 
 def main() -> None:
-    """Run everything, print a table, write bench/results/pipeline.json."""
+    """Run everything, print a table, write bench/results/pipeline[_kafka].json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=3_000)
     parser.add_argument("--latency-probes", type=int, default=100)
+    add_broker_argument(parser)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     result: dict[str, Any] = {"count": args.count}
-    with EmbeddedBroker(log_path=state / "broker.log") as broker:
+    with started_broker(args.broker, state) as broker:
         create_topics(broker.bootstrap, [topics.RAW], prefix="ceiling-")
         produce = asyncio.run(broker_produce_rate(broker.bootstrap, "ceiling-raw", 20_000))
         consume = asyncio.run(broker_consume_rate(broker.bootstrap, "ceiling-raw", 20_000))
@@ -271,7 +278,7 @@ def main() -> None:
     )
     print(f"latency at half rate: {one['latency_at_half_rate_s']}")
     print(f"pipeline ÷ broker produce: {result['pipeline_over_broker_produce']}")
-    write_result("pipeline", result)
+    write_result("pipeline", result, broker=args.broker)
 
 
 if __name__ == "__main__":

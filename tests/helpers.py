@@ -7,11 +7,15 @@ import functools
 import json
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import httpx
 from aiokafka import AIOKafkaConsumer
 
+from moodstream_analyzer.text import extract_hashtags
+from moodstream_dev.loadgen import LoadConfig, generate
 from moodstream_dev.processes import ServiceProcess
 
 T = TypeVar("T")
@@ -118,3 +122,57 @@ def model_splits() -> Any:
 
     settings = training.TrainingSettings()
     return training_splits(seed=settings.seed, max_train_per_corpus=settings.max_train_per_corpus)
+
+
+# -- exactness: what the aggregator's views must say after a load ------------------------
+
+
+def final_events(config: LoadConfig) -> dict[str, dict]:
+    """Each id's last event of a load: what its state must be once everything is applied."""
+    final: dict[str, dict] = {}
+    for event in generate(config):
+        final[event["id"]] = event
+    return final
+
+
+def hashtag_counts(url: str) -> Counter:
+    """Every hashtag's live count in the aggregator at ``url`` (``/v1/hashtags``)."""
+    rows = httpx.get(f"{url}/v1/hashtags", timeout=30).json()["hashtags"]
+    return Counter({row["hashtag"]: row["total"] for row in rows})
+
+
+def expected_hashtags(final: dict[str, dict]) -> Counter:
+    """The hashtag counts the live messages of ``final`` must add."""
+    counts: Counter = Counter()
+    for event in final.values():
+        if event["type"] == "update":
+            counts.update(set(extract_hashtags(event["text"])))
+    return counts
+
+
+def assert_views_exact(
+    url: str, final: dict[str, dict], base_total: int, base_tags: Counter
+) -> None:
+    """The aggregator at ``url`` counts exactly what the load of ``final`` adds to the
+    ``base_*`` figures read before it: live messages in ``/v1/totals``, each hashtag's
+    count in ``/v1/hashtags`` and every message's state in ``/v1/messages/{id}`` (0 lost,
+    0 counted twice)."""
+    live = [event for event in final.values() if event["type"] == "update"]
+    totals = httpx.get(f"{url}/v1/totals", timeout=30).json()
+    assert totals["total"] - base_total == len(live), totals
+    tags = hashtag_counts(url)
+    tags.subtract(base_tags)
+    assert +tags == +expected_hashtags(final)
+    wrong = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for message_id, event in final.items():
+            response = client.get(f"/v1/messages/{message_id}")
+            state = response.json() if response.status_code == 200 else {}
+            deleted = event["type"] == "delete"
+            expected_tags = sorted(set(extract_hashtags(event.get("text", ""))))
+            if response.status_code != 200 or bool(state.get("deleted")) != deleted or (
+                not deleted and (state.get("user_id") != event["user_id"]
+                                 or sorted(state.get("hashtags", [])) != expected_tags)
+            ):
+                wrong.append((message_id, response.status_code, state))
+    assert not wrong, f"{len(wrong)} of {len(final)} messages wrong, e.g. {wrong[:3]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def stack(broker, tmp_path_factory, stack_prefix, stack_env):
         port = free_port()
         env = service_env(
             name,
-            broker_url=broker.url,
+            broker=broker,
             port=port,
             data_dir=state / "state",
             topic_prefix=prefix,
@@ -99,6 +100,19 @@ def stack(broker, tmp_path_factory, stack_prefix, stack_env):
     finally:
         for service in services.values():
             service.stop()
+
+
+@pytest.fixture()
+def busy_cpu():
+    """Two ``nice -n 19`` busy loops (one per core here) for the length of a test."""
+    loops = [
+        subprocess.Popen(["nice", "-n", "19", "sh", "-c", "while :; do :; done"])
+        for _ in range(2)
+    ]
+    yield
+    for loop in loops:
+        loop.kill()
+        loop.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

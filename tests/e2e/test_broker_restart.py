@@ -72,7 +72,7 @@ def test_services_ride_out_a_broker_restart(tmp_path):
         for name in SERVICES:
             web_port = free_port()
             env = service_env(
-                name, broker_url=broker.url, port=web_port, data_dir=tmp_path / "state",
+                name, broker=broker, port=web_port, data_dir=tmp_path / "state",
                 extra={"ANALYZER_MODEL_PATH": str(MODEL_PATH)},
             )
             services[name] = ServiceProcess(name, web_port, env, tmp_path / f"{name}.log")

@@ -59,7 +59,7 @@ def test_analyzer_waits_for_a_model_and_then_scores_everything(broker, tmp_path)
     model_dir = tmp_path / "model"
     port = free_port()
     env = service_env(
-        "analyzer", broker_url=broker.url, port=port, data_dir=tmp_path / "state",
+        "analyzer", broker=broker, port=port, data_dir=tmp_path / "state",
         topic_prefix=prefix,
         extra={"ANALYZER_MODEL_PATH": str(model_dir), "ANALYZER_MODEL_RETRY_SECONDS": "0.5"},
     )

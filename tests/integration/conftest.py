@@ -15,7 +15,7 @@ def ingest(broker, tmp_path_factory):
     prefix = f"in{uuid.uuid4().hex[:8]}-"
     create_topics(broker.bootstrap, topics.ALL_TOPICS, prefix=prefix)
     state = tmp_path_factory.mktemp("ingest")
-    service = local_service("ingest", broker.url, state, topic_prefix=prefix)
+    service = local_service("ingest", broker, state, topic_prefix=prefix)
     service.start()
     try:
         service.wait_ready(60)

@@ -51,7 +51,7 @@ def bridge(broker, rabbitmq, tmp_path_factory):
 
     def start(name: str) -> ServiceProcess:
         port = free_port()
-        env = service_env("ingest", broker_url=broker.url, port=port, data_dir=state / name,
+        env = service_env("ingest", broker=broker, port=port, data_dir=state / name,
                           topic_prefix=prefix, extra=env_extra)
         service = ServiceProcess("ingest", port, env, state / f"{name}.log")
         service.start()

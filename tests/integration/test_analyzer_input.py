@@ -32,7 +32,7 @@ GARBAGE = b"\xff not a raw message"
 
 
 def _analyzer(broker, prefix, state) -> ServiceProcess:
-    return local_service("analyzer", broker.url, state, topic_prefix=prefix,
+    return local_service("analyzer", broker, state, topic_prefix=prefix,
                          extra={"ANALYZER_MODEL_PATH": str(DEFAULT_MODEL_DIR.resolve())})
 
 

@@ -36,6 +36,12 @@ READY_WITHIN_S = 10.0
 RESTART_WITHIN_S = 15.0
 
 
+@pytest.fixture(scope="module")
+def broker(embedded_broker: EmbeddedBroker) -> EmbeddedBroker:
+    """These are the embedded broker's quirks: always on it, whatever the suite runs on."""
+    return embedded_broker
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _tansu_patches() -> None:
     # What every service does at start-up with MOODSTREAM_BROKER_FLAVOR=tansu.

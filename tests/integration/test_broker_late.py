@@ -13,8 +13,8 @@ pytestmark = pytest.mark.integration
 
 def test_ingest_started_before_the_broker_waits_then_runs(tmp_path):
     broker_port, web_port = free_port(), free_port()
-    env = service_env("ingest", broker_url=f"kafka://127.0.0.1:{broker_port}", port=web_port,
-                      data_dir=tmp_path)
+    late_broker = EmbeddedBroker(port=broker_port, log_path=tmp_path / "broker.log")
+    env = service_env("ingest", broker=late_broker, port=web_port, data_dir=tmp_path)
     service = ServiceProcess("ingest", web_port, env, tmp_path / "ingest.log")
     service.start()
     try:
@@ -26,7 +26,7 @@ def test_ingest_started_before_the_broker_waits_then_runs(tmp_path):
         )
         assert service.process.poll() is None, "the service exited instead of waiting"
         assert "broker not reachable" in service.log_path.read_text()
-        with EmbeddedBroker(port=broker_port, log_path=tmp_path / "broker.log") as broker:
+        with late_broker as broker:
             create_topics(broker.bootstrap, topics.ALL_TOPICS)
             waited = service.wait_ready(60)
             print(f"ready {waited:.1f}s after the broker came up")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def _ingest(broker, prefix, state) -> ServiceProcess:
-    return local_service("ingest", broker.url, state, topic_prefix=prefix)
+    return local_service("ingest", broker, state, topic_prefix=prefix)
 
 
 async def _produce(bootstrap: str, topic: str, ids: list[str]) -> dict[int, int]:

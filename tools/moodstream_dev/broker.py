@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -45,6 +45,28 @@ _TOPIC_ALREADY_EXISTS = 36
 
 class BrokerStartError(RuntimeError):
     """The broker process exited or did not answer in time."""
+
+
+class Broker(Protocol):
+    """What tools and tests need of a running broker: the embedded one or a Kafka cluster
+    (:class:`moodstream_dev.kafka.KafkaCluster`)."""
+
+    flavor: str
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port[,host:port]`` for plain Kafka clients."""
+
+    @property
+    def url(self) -> str:
+        """Faust broker URL."""
+
+    @property
+    def running(self) -> bool:
+        """True while the broker answers (every node, for a cluster)."""
+
+    def service_env(self) -> dict[str, str]:
+        """The environment a service needs to use this broker as intended."""
 
 
 def free_port(host: str = HOST) -> int:
@@ -122,6 +144,9 @@ class EmbeddedBroker:
     that :meth:`stop` deletes.
     """
 
+    #: What services are told (``MOODSTREAM_BROKER_FLAVOR``): the workarounds are needed.
+    flavor = "tansu"
+
     def __init__(
         self,
         port: int | None = None,
@@ -160,6 +185,10 @@ class EmbeddedBroker:
     def running(self) -> bool:
         """True while the broker process is alive."""
         return self.process is not None and self.process.poll() is None
+
+    def service_env(self) -> dict[str, str]:
+        """What a service needs in its environment to use this broker."""
+        return {"MOODSTREAM_BROKER_URL": self.url, "MOODSTREAM_BROKER_FLAVOR": self.flavor}
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -292,12 +321,14 @@ async def create_topics_async(
     prefix: str = "",
     *,
     timeout: float = 15.0,
+    replication_factor: int | None = None,
     **client_options: Any,
 ) -> list[str]:
     """Create the topics of ``specs`` under ``prefix`` unless they exist; return all names.
 
     Idempotent. Waits until every topic is in the cluster metadata, so a consumer
-    started right after finds its partitions.
+    started right after finds its partitions. ``replication_factor=None`` keeps a copy
+    on every broker, up to three (one on the embedded broker, three on a Kafka cluster).
     """
     wanted = {spec.name(prefix): spec for spec in specs}
     admin = AIOKafkaAdminClient(
@@ -305,9 +336,12 @@ async def create_topics_async(
     )
     await admin.start()
     try:
+        if replication_factor is None:
+            cluster = await admin.describe_cluster()
+            replication_factor = max(1, min(3, len(cluster["brokers"])))
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=spec.partitions, replication_factor=1)
+            NewTopic(name, num_partitions=spec.partitions, replication_factor=replication_factor)
             for name, spec in wanted.items()
             if name not in existing
         ]
@@ -317,13 +351,31 @@ async def create_topics_async(
                 if code not in (0, _TOPIC_ALREADY_EXISTS):
                     raise KafkaError(f"creating topic {name!r} failed: error {code} {rest}")
         deadline = time.monotonic() + timeout
-        while not set(wanted) <= set(await admin.list_topics()):
+        while not await _all_led(admin, wanted):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"topics {sorted(wanted)} not in metadata after {timeout}s")
+                raise TimeoutError(
+                    f"topics {sorted(wanted)} not in metadata with a leader for every "
+                    f"partition after {timeout}s"
+                )
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
     return sorted(wanted)
+
+
+async def _all_led(admin: AIOKafkaAdminClient, wanted: dict[str, TopicSpec]) -> bool:
+    """True when every topic of ``wanted`` is in the metadata and each of its partitions
+    has a leader (on a Kafka cluster a new partition has none for a moment, and a
+    producer's first sends are refused with NOT_LEADER)."""
+    if not set(wanted) <= set(await admin.list_topics()):
+        return False
+    for topic in await admin.describe_topics(list(wanted)):
+        partitions = topic.get("partitions") or []
+        if topic.get("error_code") or len(partitions) < wanted[topic["topic"]].partitions:
+            return False
+        if any(partition["leader"] < 0 for partition in partitions):
+            return False
+    return True
 
 
 def create_topics(

@@ -15,8 +15,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from moodstream_dev.broker import Broker
 
 SERVICES = ("ingest", "analyzer", "aggregator")
 DEFAULT_PORTS = {"ingest": 8000, "analyzer": 8001, "aggregator": 8002}
@@ -151,19 +155,18 @@ class ServiceProcess:
 def service_env(
     name: str,
     *,
-    broker_url: str,
+    broker: Broker,
     port: int,
     data_dir: Path,
     topic_prefix: str = "",
-    flavor: str = "tansu",
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Environment for one service process on the embedded broker."""
+    """Environment for one service process on ``broker`` (embedded, or a Kafka cluster:
+    its URL, flavor and replication factor come from :meth:`Broker.service_env`)."""
     env = dict(os.environ)
+    env.update(broker.service_env())
     env.update(
         {
-            "MOODSTREAM_BROKER_URL": broker_url,
-            "MOODSTREAM_BROKER_FLAVOR": flavor,
             "MOODSTREAM_TOPIC_PREFIX": topic_prefix,
             "MOODSTREAM_DATA_DIR": str(data_dir),
             f"{name.upper()}_WEB_PORT": str(port),
@@ -176,15 +179,15 @@ def service_env(
 
 def local_service(
     name: str,
-    broker_url: str,
+    broker: Broker,
     state: Path,
     *,
     topic_prefix: str = "",
     extra: dict[str, str] | None = None,
 ) -> ServiceProcess:
-    """Service ``name`` (not started) on a free port against ``broker_url``, its state
+    """Service ``name`` (not started) on a free port against ``broker``, its state
     in ``state`` and its log in ``state/<name>.log``."""
     port = free_port()
-    env = service_env(name, broker_url=broker_url, port=port, data_dir=state,
+    env = service_env(name, broker=broker, port=port, data_dir=state,
                       topic_prefix=topic_prefix, extra=extra)
     return ServiceProcess(name, port, env, state / f"{name}.log")

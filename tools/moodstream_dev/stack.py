@@ -1,6 +1,8 @@
 """``make run``: the embedded broker plus the three services, with a demo stream.
 
-Starts Tansu on loopback, creates the topics, starts ingest, analyzer and aggregator
+Starts Tansu on loopback (or, with ``--broker kafka``, ``make run BROKER=kafka``, an Apache
+Kafka cluster of :mod:`moodstream_dev.kafka` whose data stays in ``var/kafka``), creates the
+topics, starts ingest, analyzer and aggregator
 as separate processes, waits until each is ready, posts a small demo stream, prints
 where to look, and on Ctrl-C (or SIGTERM) stops everything it started.
 """
@@ -20,8 +22,9 @@ from pathlib import Path
 import httpx
 
 from moodstream_common import topics
-from moodstream_dev.broker import EmbeddedBroker, create_topics
+from moodstream_dev.broker import Broker, EmbeddedBroker, create_topics
 from moodstream_dev.demo import demo_events
+from moodstream_dev.kafka import KafkaCluster, KafkaUnavailable
 from moodstream_dev.loadgen import LoadConfig
 from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import DEFAULT_PORTS, SERVICES, ServiceProcess, service_env
@@ -34,6 +37,14 @@ ALERT_RULES = Path(__file__).resolve().parents[2] / "infra" / "alert-rules.yaml"
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--broker-port", type=int, default=9092)
+    parser.add_argument(
+        "--broker",
+        choices=("embedded", "kafka"),
+        default="embedded",
+        help="embedded: Tansu, in memory, starts in a second; kafka: Apache Kafka from its "
+        "jars (needs Java 17+), data kept in <state>/kafka (make run BROKER=kafka)",
+    )
+    parser.add_argument("--kafka-nodes", type=int, choices=(1, 3), default=1)
     parser.add_argument("--state", type=Path, default=Path("var"), help="state and logs folder")
     parser.add_argument("--no-demo", action="store_true", help="do not post the demo stream")
     parser.add_argument(
@@ -62,7 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _request_stop)
-    broker = EmbeddedBroker(port=args.broker_port, log_path=logs / "broker.log")
+    broker: EmbeddedBroker | KafkaCluster
+    if args.broker == "kafka":
+        kafka_root = args.state / "kafka" / f"{args.kafka_nodes}-node"
+        # A new cluster holds no changelog, so table state from an earlier one would be
+        # ahead of it: Faust refuses that. A cluster kept from an earlier run recovers it.
+        fresh_broker = not (kafka_root / "cluster.id").exists()
+        broker = KafkaCluster(kafka_root, nodes=args.kafka_nodes, port=args.broker_port)
+    else:
+        # The embedded broker starts empty (memory storage): the same reason.
+        fresh_broker = True
+        broker = EmbeddedBroker(port=args.broker_port, log_path=logs / "broker.log")
     rabbit = RabbitMQServer(args.state / "rabbitmq", port=5672) if args.amqp else None
     amqp_env = {"INGEST_AMQP_URL": rabbit.url} if rabbit else {}
     extra_env = {
@@ -76,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             DEFAULT_PORTS[name],
             service_env(
                 name,
-                broker_url=broker.url,
+                broker=broker,
                 port=DEFAULT_PORTS[name],
                 data_dir=args.state / "state",
                 extra=extra_env.get(name),
@@ -85,14 +106,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in SERVICES
     ]
-    # The embedded broker starts empty (memory storage), so local table state from an
-    # earlier run would be ahead of its changelogs: Faust refuses that. Start clean.
-    shutil.rmtree(args.state / "state", ignore_errors=True)
+    if fresh_broker:
+        shutil.rmtree(args.state / "state", ignore_errors=True)
     try:
         started = time.monotonic()
-        broker.start()
+        try:
+            broker.start()
+        except KafkaUnavailable as exc:
+            print(f"cannot start Kafka: {exc}", file=sys.stderr)
+            return 1
         print(
-            f"{'broker':<10} ready at {broker.url}  ({time.monotonic() - started:.1f}s)", flush=True
+            f"{'broker':<10} {_describe(broker)} ready at {broker.bootstrap}  "
+            f"({time.monotonic() - started:.1f}s)",
+            flush=True,
         )
         create_topics(broker.bootstrap, topics.ALL_TOPICS)
         if rabbit is not None:
@@ -127,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
             rabbit.stop()
         print("stopped", flush=True)
     return 0
+
+
+def _describe(broker: Broker) -> str:
+    if isinstance(broker, KafkaCluster):
+        count = len(broker.nodes)
+        return f"Apache Kafka ({count} node{'s' if count > 1 else ''}, logs in {broker.root})"
+    return "embedded (Tansu, in memory)"
 
 
 def _post_demo(ingest_url: str) -> None:

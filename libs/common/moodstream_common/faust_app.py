@@ -54,6 +54,19 @@ def client_settings(settings: BrokerSettings) -> dict[str, Any]:
     return options
 
 
+def group_settings(settings: BrokerSettings) -> dict[str, Any]:
+    """Keyword arguments for a plain aiokafka consumer in a group: the session timeout
+    asked for (heartbeats a third of it), then the embedded broker's own settings."""
+    options: dict[str, Any] = {}
+    if settings.broker_session_timeout is not None:
+        options.update(
+            session_timeout_ms=int(settings.broker_session_timeout * 1000),
+            heartbeat_interval_ms=int(min(3.0, settings.broker_session_timeout / 3) * 1000),
+        )
+    options.update(broker_compat.consumer_settings(settings.broker_flavor))
+    return options
+
+
 def make_app(
     service: str,
     settings: BrokerSettings,
@@ -77,9 +90,9 @@ def make_app(
         "web_port": web_port,
         "web_host": web_host,
         "web_bind": web_host,
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.topic_replication_factor,
         # At-least-once: the broker must have the record before the source offset is
-        # committed. Idempotent/transactional producers are not used (see broker_compat).
+        # committed (and, on Kafka, the producer is idempotent: see below).
         "producer_acks": -1,
         # Wait up to 10 ms to fill a produce request: an aggregator batch sends a
         # changelog record per changed key, and one request per record cost more CPU
@@ -88,9 +101,18 @@ def make_app(
         "autodiscover": False,
         "origin": f"moodstream_{service}",
     }
+    if settings.broker_session_timeout is not None:
+        options.update(
+            broker_session_timeout=settings.broker_session_timeout,
+            broker_heartbeat_interval=min(3.0, settings.broker_session_timeout / 3),
+        )
     options.update(broker_compat.faust_settings(settings.broker_flavor))
     options.update(overrides)
     app = faust.App(settings.app_id(service), **options)
+    if settings.broker_idempotent_producer and not broker_compat.needs_workarounds(
+        settings.broker_flavor
+    ):
+        _make_producer_idempotent(app)
     if broker_compat.needs_workarounds(settings.broker_flavor):
         broker_compat.on_log_truncated(broker_compat.forget_partition_in(app))
         broker_compat.on_log_truncated(changelog_guard.discard_on_truncation(app))
@@ -99,6 +121,29 @@ def make_app(
             changelog_guard.BrokerIdentity(Path(app.conf.tabledir), settings.bootstrap_servers),
         )
     return app
+
+
+def _make_producer_idempotent(app: faust.App) -> None:
+    """Have Faust's producer (created lazily, on first use) enable idempotence.
+
+    Faust turns it on only inside its ``exactly_once`` transactions and has no setting for
+    it; its aiokafka producer takes extra arguments from ``_settings_extra``, so this app's
+    producer gets its own. A send aiokafka retries after a lost answer is then written once
+    per partition, not twice.
+    """
+    create = app._new_producer
+
+    def _idempotent_producer() -> Any:
+        producer: Any = create()  # the aiokafka driver's Producer, not only ProducerT
+        extra = producer._settings_extra
+
+        def _settings_extra() -> dict[str, Any]:
+            return {**extra(), "acks": "all", "enable_idempotence": True}
+
+        producer._settings_extra = _settings_extra
+        return producer
+
+    app._new_producer = _idempotent_producer  # type: ignore[method-assign]  # per app, not Faust's class
 
 
 async def send_direct(

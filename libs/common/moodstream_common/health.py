@@ -8,6 +8,7 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
+from moodstream_common import broker_compat
 from moodstream_common.input_batches import running_readers
 
 
@@ -75,11 +76,13 @@ def register_health_pages(
 ) -> None:
     """Serve ``GET /healthz`` and ``GET /readyz`` for ``service`` on ``app``'s web server.
 
-    ``/healthz`` (liveness) answers 200 ``{"status": "ok", "service", **details()}`` while
-    the event loop runs. ``/readyz`` answers :func:`readiness` plus ``details()``, 200
-    when the worker is consuming and ``also_ready()`` holds (the analyzer's model, the
-    ingest AMQP bridge), 503 otherwise: the body says why. ``reads_outside_faust`` as
-    in :func:`readiness`.
+    ``/healthz`` (liveness) answers 200 ``{"status": "ok", "service", "broker_workarounds",
+    **details()}`` while the event loop runs; ``broker_workarounds`` names the
+    :mod:`~moodstream_common.broker_compat` patches active in this process (none on
+    Kafka/Redpanda, all of them on the embedded broker). ``/readyz`` answers
+    :func:`readiness` plus ``details()``, 200 when the worker is consuming and
+    ``also_ready()`` holds (the analyzer's model, the ingest AMQP bridge), 503 otherwise:
+    the body says why. ``reads_outside_faust`` as in :func:`readiness`.
     """
 
     @app.page("/healthz")
@@ -87,8 +90,10 @@ def register_health_pages(
         """Liveness: the worker's event loop answers."""
 
         async def get(self, request: Request) -> Response:
-            """``{"status": "ok", "service": name, ...details}``."""
-            return self.json({"status": "ok", "service": service, **details()})
+            """``{"status": "ok", "service": name, "broker_workarounds": [...], ...details}``."""
+            return self.json({"status": "ok", "service": service,
+                              "broker_workarounds": sorted(broker_compat.installed()),
+                              **details()})
 
     @app.page("/readyz")
     class Ready(View):

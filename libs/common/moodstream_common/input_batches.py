@@ -31,8 +31,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from moodstream_common import broker_compat
-from moodstream_common.faust_app import client_settings
+from moodstream_common.faust_app import client_settings, group_settings
 from moodstream_common.log_throttle import ThrottleRepeats
 from moodstream_common.settings import BrokerSettings
 
@@ -59,8 +58,11 @@ async def committed_offsets(
     carried: dict[TopicPartition, int] = {}
     try:
         await reader.start()
-        await reader.topics()  # fetches the metadata partitions_for_topic reads
-        for partition in sorted(reader.partitions_for_topic(topic) or ()):
+        # Every topic's metadata: the consumer's own holds only the topics it subscribes
+        # to (none), so on Kafka partitions_for_topic answered None and nothing was
+        # carried over (the embedded broker lists every topic in every answer).
+        metadata = await reader._client.fetch_all_metadata()  # noqa: SLF001  no public call
+        for partition in sorted(metadata.partitions_for_topic(topic) or ()):
             tp = TopicPartition(topic, partition)
             offset = await reader.committed(tp)
             if offset is not None and offset >= 0:
@@ -120,11 +122,21 @@ class CarryOverOffsets(ConsumerRebalanceListener):  # type: ignore[misc]  # aiok
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         """Seek each newly owned partition with no commit of its own to the carried one."""
-        for tp in assigned:
-            if tp in self.carried and await self.consumer.committed(tp) is None:
-                log.info("%s starts at offset %d, where group %s left it",
-                         tp, self.carried[tp], self.carried_from)
-                self.consumer.seek(tp, self.carried[tp])
+        candidates = [tp for tp in assigned if tp in self.carried]
+        if not candidates:
+            return
+        # Held while their commits are looked up (a round trip each): otherwise the fetcher
+        # starts them at auto_offset_reset meanwhile and getmany hands out records the
+        # carried offset skips. Seen on Kafka, where the lookups take long enough.
+        self.consumer.pause(*candidates)
+        try:
+            for tp in candidates:
+                if await self.consumer.committed(tp) is None:
+                    log.info("%s starts at offset %d, where group %s left it",
+                             tp, self.carried[tp], self.carried_from)
+                    self.consumer.seek(tp, self.carried[tp])
+        finally:
+            self.consumer.resume(*candidates)
 
 
 _running: list[InputBatches[Any]] = []
@@ -181,7 +193,7 @@ class InputBatches(Generic[Prepared]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             **client_settings(self.broker),
-            **broker_compat.consumer_settings(self.broker.broker_flavor),
+            **group_settings(self.broker),
         )
         self._consumer = consumer
         carried = await committed_offsets(self.broker, self.topic, self.carry_from)

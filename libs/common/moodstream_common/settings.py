@@ -45,6 +45,25 @@ class BrokerSettings(BaseSettings):
         description="In production, start even with endpoints that change state left open "
         "(no token), e.g. behind a gateway that authenticates.",
     )
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Copies of each topic the services create (changelogs, internal "
+        "topics): 3 on a production cluster of three or more brokers.",
+    )
+    broker_session_timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds a worker may go silent before its group hands its partitions "
+        "to the others (a killed worker's are idle that long). Default: Faust's 60 s for "
+        "the Faust consumers, aiokafka's 10 s for the input readers; the embedded broker "
+        "uses 3 s (broker_compat (a)).",
+    )
+    broker_idempotent_producer: bool = Field(
+        default=True,
+        description="Kafka's idempotent producer: a send retried after a lost answer is "
+        "written once. Ignored on the embedded broker, which refuses it (broker_compat (e)).",
+    )
     broker_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )
@@ -72,9 +91,9 @@ class BrokerSettings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         """``host:port[,host:port]`` form for plain aiokafka clients."""
-        return ",".join(
-            part.split("://", 1)[-1] for part in self.broker_url.split(",") if part.strip()
-        )
+        # Faust accepts both separators in the URL list; so does this.
+        parts = self.broker_url.replace(";", ",").split(",")
+        return ",".join(part.strip().split("://", 1)[-1] for part in parts if part.strip())
 
 
 def require_tokens_in_production(broker: BrokerSettings, tokens: dict[str, SecretStr]) -> None:

@@ -12,6 +12,7 @@ import faust
 
 from moodstream_common import clean_shutdown
 from moodstream_common.backoff import retry_delays
+from moodstream_common.credentials_gate import wait_for_credentials
 from moodstream_common.log_throttle import throttle_repeats
 
 log = logging.getLogger("moodstream.worker")
@@ -57,7 +58,9 @@ def wait_for_broker(app: faust.App, timeout: float, *, first_delay: float = 0.25
 def run_worker(app: faust.App) -> None:
     """Run ``app`` in this process until SIGTERM/SIGINT; log level from ``LOG_LEVEL``.
 
-    Waits for the broker first (``MOODSTREAM_BROKER_WAIT_SECONDS``, default 120).
+    Waits for the broker first (``MOODSTREAM_BROKER_WAIT_SECONDS``, default 120), then,
+    with SASL, until it accepts the credentials
+    (:mod:`moodstream_common.credentials_gate`: no crash loop on a wrong password).
     Local table stores left by a crash are discarded and rebuilt from their changelogs
     (:mod:`moodstream_common.clean_shutdown`); a clean stop vouches for them.
     """
@@ -69,6 +72,7 @@ def run_worker(app: faust.App) -> None:
     logging.getLogger("moodstream").setLevel(loglevel.upper())
     throttle_repeats()
     wait_for_broker(app, float(os.environ.get("MOODSTREAM_BROKER_WAIT_SECONDS", "120")))
+    wait_for_credentials(app, str(app.conf.origin).removeprefix("moodstream_"))
     # Faust creates the app's folder but not its parents.
     Path(app.conf.datadir).parent.mkdir(parents=True, exist_ok=True)
     tabledir = Path(app.conf.tabledir)

@@ -5,6 +5,7 @@ import asyncio
 import faust
 import httpx
 
+from moodstream_common import broker_compat
 from moodstream_common.health import register_health_pages
 from moodstream_dev.processes import free_port
 
@@ -35,7 +36,8 @@ def test_probes_report_details_and_refuse_readiness_until_every_check_holds(tmp_
 
     health, not_ready, still_not_ready = asyncio.run(probe())
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "service": "probe", "model_loaded": False}
+    assert health.json() == {"status": "ok", "service": "probe", "model_loaded": False,
+                             "broker_workarounds": sorted(broker_compat.installed())}
     assert not_ready.status_code == 503
     assert not_ready.json()["service"] == "probe"
     assert not_ready.json()["model_loaded"] is False and not_ready.json()["ready"] is False
