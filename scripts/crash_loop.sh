@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Loop the crash tests under CPU contention and count passes per test.
-#   scripts/crash_loop.sh [iterations=20] [out=bench/results/crash_loop.json]
+#   scripts/crash_loop.sh [iterations=20] [out=bench/results/crash_loop.json] [test paths...]
+# Without test paths: every crash test, the Kafka broker failures included.
 # Two `nice -n 19` busy loops run for the whole loop (the load test starts two more of
 # its own). Each iteration is one pytest run of every crash test; a JSON summary with
 # the pass count of each test is rewritten after every iteration.
@@ -8,8 +9,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ITERATIONS=${1:-20}
 OUT=${2:-bench/results/crash_loop.json}
-TESTS=(tests/e2e/test_crash_safety.py tests/e2e/test_crash_at_load.py
-       tests/e2e/test_aggregator_recovery.py tests/e2e/test_broker_restart.py)
+TESTS=("${@:3}")
+if [ ${#TESTS[@]} -eq 0 ]; then
+  TESTS=(tests/e2e/test_crash_safety.py tests/e2e/test_crash_at_load.py
+         tests/e2e/test_aggregator_recovery.py tests/e2e/test_broker_restart.py
+         tests/e2e/test_kafka_broker_failures.py)
+fi
 WORK=$(mktemp -d)
 busy=()
 for _ in 1 2; do nice -n 19 sh -c 'while :; do :; done' & busy+=($!); done

@@ -15,7 +15,7 @@ from typing import Any
 import faust
 from faust.auth import SASLCredentials
 
-from moodstream_common import broker_compat, changelog_guard
+from moodstream_common import broker_compat, changelog_guard, faust_fixes
 from moodstream_common.settings import BrokerSettings
 
 
@@ -82,6 +82,7 @@ def make_app(
     """
     broker_compat.apply(settings.broker_flavor)
     changelog_guard.install()
+    faust_fixes.install()
     options: dict[str, Any] = {
         "broker": settings.broker_url,
         "broker_credentials": broker_credentials(settings),

@@ -1,0 +1,78 @@
+"""Two bugs of Faust's aiokafka consumer, fixed on every broker (``broker_compat`` holds
+the embedded broker's own): :func:`install` wraps Faust's consumer thread once per process.
+
+**A partition with nothing committed starts at its beginning, every time Faust seeks.**
+Faust's consumer drops records it has fetched when they arrive at the wrong moment: for
+a partition not active yet (recovery resumes partitions before it seeks them), or when
+flow stops or the generation changes in the middle of a batch. It relies on its next
+seek "to the committed offsets" to fetch them again. aiokafka's ``seek_to_committed``
+only moves partitions whose committed offset is above 0, so a partition with nothing
+committed stays where the dropped fetch left it, and those records are skipped for
+good. That happens whenever a worker gets a partition no one has committed yet: the
+first start, or a partition whose previous owner was killed before its first commit.
+On Kafka it showed as a whole ``scored`` partition (95 records) that ingest's AMQP sink
+never published after the other ingest worker was SIGKILLed
+(``tests/e2e/test_amqp_pipeline.py``); stop 37 traced losses of the aggregator to the
+same path. The fix does what ``auto_offset_reset="earliest"`` (Faust's default, and
+Moodstream's) means for such a partition: read it from its start. Reading a partition
+again is safe for every Faust agent here (the aggregator applies each source offset
+once; the AMQP sink is at-least-once with stable message ids), and it costs only time:
+nothing committed means little was read.
+
+**A partition count of 0 is unknown, not a mismatch.** Faust checks that a table's
+changelog has as many partitions as its source, using the group's metadata snapshot.
+On Kafka a changelog topic Faust has just created is in that snapshot with 0
+partitions for a moment (its metadata has not caught up), and the check crashed the
+aggregator's agent with ``PartitionsMismatch`` ("has 0 partitions"). No topic has 0
+partitions, so 0 now reads as "not known yet", which Faust already skips.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
+
+log = logging.getLogger("moodstream.faust_fixes")
+
+_installed = False
+
+
+def uncommitted(committed: Mapping[TP, int | None]) -> list[TP]:
+    """The partitions ``seek_to_committed`` leaves where they are: nothing committed
+    (None, or an offset of 0 or below)."""
+    return sorted(tp for tp, offset in committed.items() if not offset or offset <= 0)
+
+
+def known_partition_count(count: int | None) -> int | None:
+    """``count`` from a metadata snapshot, or None when it cannot be a real count (0)."""
+    return count if count else None
+
+
+def install() -> None:
+    """Wrap Faust's aiokafka consumer thread with both fixes (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    thread = driver.AIOKafkaConsumerThread
+    seek: Callable[[Any], Awaitable[Mapping[TP, int | None]]] = thread.seek_to_committed
+    partitions: Callable[[Any, str], int | None] = thread.topic_partitions
+
+    async def seek_to_committed(self: Any) -> Mapping[TP, int | None]:
+        committed = await seek(self)
+        fresh = uncommitted(committed)
+        if fresh and self.app.conf.consumer_auto_offset_reset == "earliest":
+            log.info("nothing committed on %s: reading from the start",
+                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in fresh))
+            await self.seek_to_beginning(*fresh)
+        return committed
+
+    def topic_partitions(self: Any, topic: str) -> int | None:
+        return known_partition_count(partitions(self, topic))
+
+    thread.seek_to_committed = seek_to_committed  # type: ignore[assignment]  # the fix itself
+    thread.topic_partitions = topic_partitions  # type: ignore[method-assign]  # the fix itself
+    _installed = True
