@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 
 from moodstream_analyzer.text import extract_hashtags
 from moodstream_dev.loadgen import LoadConfig, generate
+from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import ServiceProcess
 
 T = TypeVar("T")
@@ -125,6 +127,16 @@ def model_splits() -> Any:
 
 
 # -- exactness: what the aggregator's views must say after a load ------------------------
+
+
+def load_in_background(config: LoadConfig) -> tuple[threading.Thread, dict]:
+    """Start sending ``config``'s load on a thread; the dict gets the run's summary
+    (``LoadSummary.as_json``) when it ends. Join the thread before reading it."""
+    summary: dict = {}
+    sender = threading.Thread(target=lambda: summary.update(
+        asyncio.run(run_loadgen(config, progress=False)).as_json()))
+    sender.start()
+    return sender, summary
 
 
 def final_events(config: LoadConfig) -> dict[str, dict]:

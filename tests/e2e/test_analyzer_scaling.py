@@ -3,7 +3,6 @@ lost, redelivered records are absorbed by the aggregator, counts stay exact."""
 
 import asyncio
 import json
-import threading
 
 import httpx
 import pytest
@@ -11,9 +10,8 @@ from aiokafka import AIOKafkaConsumer
 
 from moodstream_common import topics
 from moodstream_dev.loadgen import LoadConfig, expected_live
-from moodstream_dev.loadgen import run as run_loadgen
 from moodstream_dev.processes import ServiceProcess, free_port
-from tests.helpers import eventually, group_caught_up
+from tests.helpers import eventually, group_caught_up, load_in_background
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -40,10 +38,7 @@ def test_second_analyzer_joins_mid_stream_without_loss(broker, stack, stack_pref
                             tmp_path / "analyzer-2.log")
     config = LoadConfig(count=600, rate=100, via="http", ingest_url=stack["ingest"].url,
                         seed=21, id_prefix="sc")
-    summary = {}
-    sender = threading.Thread(
-        target=lambda: summary.update(asyncio.run(run_loadgen(config, progress=False)).as_json()))
-    sender.start()
+    sender, summary = load_in_background(config)
     try:
         eventually(lambda: httpx.get(f"{stack['aggregator'].url}/v1/totals").json()["total"] > 0,
                    timeout=60)

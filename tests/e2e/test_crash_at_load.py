@@ -12,10 +12,8 @@ deterministic cases live in ``tests/unit/common/test_broker_compat_truncation.py
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
-import threading
 import time
 
 import httpx
@@ -23,8 +21,13 @@ import pytest
 
 from moodstream_common import topics
 from moodstream_dev.loadgen import LoadConfig
-from moodstream_dev.loadgen import run as run_loadgen
-from tests.helpers import assert_views_exact, final_events, group_caught_up, hashtag_counts
+from tests.helpers import (
+    assert_views_exact,
+    final_events,
+    group_caught_up,
+    hashtag_counts,
+    load_in_background,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -44,10 +47,7 @@ def test_sigkill_at_load_loses_nothing_and_counts_nothing_twice(
     base_total = httpx.get(f"{aggregator}/v1/totals", timeout=30).json()["total"]
     base_tags = hashtag_counts(aggregator)
 
-    summary: dict = {}
-    sender = threading.Thread(
-        target=lambda: summary.update(asyncio.run(run_loadgen(config, progress=False)).as_json()))
-    sender.start()
+    sender, summary = load_in_background(config)
     rng = random.Random(victim)
     service = stack[victim]
     # Every kill lands while the load runs (3,000 events take ~7.5 s), some of them

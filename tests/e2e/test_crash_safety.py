@@ -2,10 +2,8 @@
 moments during a steady stream, restart them, and the aggregates still equal those of a
 clean run: no message lost, none counted twice."""
 
-import asyncio
 import random
 import signal
-import threading
 import time
 
 import httpx
@@ -13,8 +11,7 @@ import pytest
 
 from moodstream_common import topics
 from moodstream_dev.loadgen import LoadConfig, expected_live, generate
-from moodstream_dev.loadgen import run as run_loadgen
-from tests.helpers import group_caught_up
+from tests.helpers import group_caught_up, load_in_background
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -36,10 +33,7 @@ def test_restarts_under_load_lose_nothing_and_count_nothing_twice(broker, stack,
     config = LoadConfig(count=500, rate=70, via="http", ingest_url=stack["ingest"].url,
                         seed=31 + int(signum), id_prefix=f"crash{int(signum)}")
     base = httpx.get(f"{stack['aggregator'].url}/v1/totals").json()["total"]
-    summary = {}
-    sender = threading.Thread(
-        target=lambda: summary.update(asyncio.run(run_loadgen(config, progress=False)).as_json()))
-    sender.start()
+    sender, summary = load_in_background(config)
     rng = random.Random(int(signum))
     discards_before = _discards(stack["aggregator"])
     for name in ("aggregator", "analyzer", "aggregator"):

@@ -11,8 +11,6 @@ only a real cluster can show it (the embedded broker has one node and keeps noth
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable
 
 import httpx
@@ -21,13 +19,13 @@ import pytest
 from moodstream_common import topics
 from moodstream_dev.kafka import KafkaCluster
 from moodstream_dev.loadgen import LoadConfig
-from moodstream_dev.loadgen import run as run_loadgen
 from tests.helpers import (
     assert_views_exact,
     eventually,
     final_events,
     group_caught_up,
     hashtag_counts,
+    load_in_background,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.kafka]
@@ -62,10 +60,7 @@ def _under_load(stack, stack_prefix: str, cluster: KafkaCluster, seed: int, name
     base_total = httpx.get(f"{aggregator}/v1/totals", timeout=30).json()["total"]
     base_tags = hashtag_counts(aggregator)
 
-    summary: dict = {}
-    sender = threading.Thread(
-        target=lambda: summary.update(asyncio.run(run_loadgen(config, progress=False)).as_json()))
-    sender.start()
+    sender, summary = load_in_background(config)
     try:
         # The stream is flowing end to end before anything fails.
         eventually(lambda: httpx.get(f"{aggregator}/v1/totals", timeout=30).json()["total"]

@@ -9,9 +9,7 @@ partitions (``TABLE_STANDBY_REPLICAS``, default 1) let the survivors take over.
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import threading
 
 import httpx
 import pytest
@@ -19,7 +17,6 @@ import pytest
 from moodstream_common import topics
 from moodstream_dev.kafka import KafkaCluster
 from moodstream_dev.loadgen import LoadConfig
-from moodstream_dev.loadgen import run as run_loadgen
 from tests.e2e.conftest import start_another
 from tests.helpers import (
     assert_views_exact,
@@ -27,6 +24,7 @@ from tests.helpers import (
     final_events,
     group_caught_up,
     hashtag_counts,
+    load_in_background,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.kafka]
@@ -56,10 +54,7 @@ def test_two_of_each_then_one_aggregator_dies_and_a_third_joins(stack, stack_pre
         config = LoadConfig(count=2_000, rate=250, via="http", ingest_url=stack["ingest"].url,
                             seed=4003, id_prefix="scale", users=30)
         final = final_events(config)
-        summary: dict = {}
-        sender = threading.Thread(target=lambda: summary.update(
-            asyncio.run(run_loadgen(config, progress=False)).as_json()))
-        sender.start()
+        sender, summary = load_in_background(config)
         try:
             eventually(lambda: httpx.get(f"{aggregator_2.url}/v1/totals", timeout=30)
                        .json()["total"] > base_total + 50, timeout=60)

@@ -404,31 +404,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic-prefix", default="", help="prefix for --create-topics")
     args = parser.parse_args(argv)
 
+    broker = EmbeddedBroker(port=args.port, log_path=args.log)
+    return serve_in_foreground(
+        broker,
+        lambda seconds: f"broker ready at {broker.url} in {seconds:.1f}s "
+        f"(log: {broker.log_path}); Ctrl-C stops it",
+        topic_prefix=args.topic_prefix if args.create_topics else None,
+    )
+
+
+def serve_in_foreground(
+    broker: Any,
+    ready_line: Callable[[float], str],
+    *,
+    topic_prefix: str | None = None,
+    errors: tuple[type[Exception], ...] = (BrokerStartError,),
+) -> int:
+    """Start ``broker`` (embedded, or a Kafka cluster), print ``ready_line(seconds)``, and
+    keep it until Ctrl-C or SIGTERM; create Moodstream's topics under ``topic_prefix``
+    first unless it is None. Returns the exit code of a ``main``."""
     stopping = threading.Event()
 
     def _request_stop(signum: int, _frame: object) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    broker = EmbeddedBroker(port=args.port, log_path=args.log)
     try:
         started = time.monotonic()
         broker.start()
-        if args.create_topics:
+        if topic_prefix is not None:
             from moodstream_common.topics import ALL_TOPICS
 
-            names = create_topics(broker.bootstrap, ALL_TOPICS, args.topic_prefix)
+            names = create_topics(broker.bootstrap, ALL_TOPICS, topic_prefix)
             print(f"topics: {', '.join(names)}", flush=True)
-        print(
-            f"broker ready at {broker.url} in {time.monotonic() - started:.1f}s "
-            f"(log: {broker.log_path}); Ctrl-C stops it",
-            flush=True,
-        )
+        print(ready_line(time.monotonic() - started), flush=True)
         while not stopping.wait(0.5):
             if not broker.running:
                 print(f"broker exited:\n{broker.log_tail()}", file=sys.stderr)
                 return 1
-    except BrokerStartError as exc:
+    except errors as exc:
         print(str(exc), file=sys.stderr)
         return 1
     finally:

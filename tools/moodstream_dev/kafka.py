@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import os
 import re
@@ -30,7 +29,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -38,7 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from moodstream_dev.broker import HOST, BrokerStartError, _port_in_use, _run_sync
+from moodstream_dev.broker import (
+    HOST,
+    BrokerStartError,
+    _port_in_use,
+    _run_sync,
+    serve_in_foreground,
+)
 
 # Below the ephemeral range: a node restarted after a kill must get its port back, and an
 # ephemeral port may meanwhile be some client's outgoing connection.
@@ -477,6 +481,11 @@ class KafkaCluster:
         self._spawn(node, ensure_jars())
         self.wait_ready(timeout or self.ready_timeout)
 
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of each stopped node's log (all nodes' when none stopped)."""
+        dead = [node for node in self.nodes if node.process is not None and not node.running]
+        return "\n".join(f"node {n.node_id}: {n.log_tail(lines)}" for n in dead or self.nodes)
+
     def __enter__(self) -> KafkaCluster:
         return self.start()
 
@@ -556,43 +565,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic-prefix", default="", help="prefix for --create-topics")
     args = parser.parse_args(argv)
 
-    stopping = threading.Event()
-
-    def _request_stop(signum: int, _frame: object) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     cluster = KafkaCluster(args.root / f"{args.nodes}-node", nodes=args.nodes, port=args.port)
-    try:
-        started = time.monotonic()
-        cluster.start()
-        if args.create_topics:
-            from moodstream_common.topics import ALL_TOPICS
-            from moodstream_dev.broker import create_topics
-
-            names = create_topics(cluster.bootstrap, ALL_TOPICS, args.topic_prefix)
-            print(f"topics: {', '.join(names)}", flush=True)
-        print(
-            f"Kafka {KAFKA_VERSION} ready at {cluster.bootstrap} ({args.nodes} node"
-            f"{'s' if args.nodes > 1 else ''}) in {time.monotonic() - started:.1f}s; "
-            f"logs under {cluster.root}; Ctrl-C stops it",
-            flush=True,
-        )
-        while not stopping.wait(0.5):
-            if not cluster.running:
-                dead = next(node for node in cluster.nodes if not node.running)
-                print(f"Kafka node {dead.node_id} exited:\n{dead.log_tail()}", file=sys.stderr)
-                return 1
-    except (BrokerStartError, KafkaUnavailable) as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    finally:
-        cluster.stop()
-        for sig, handler in previous.items():
-            with contextlib.suppress(ValueError):
-                signal.signal(sig, handler)
-    print("Kafka stopped", flush=True)
-    return 0
+    return serve_in_foreground(
+        cluster,
+        lambda seconds: f"Kafka {KAFKA_VERSION} ready at {cluster.bootstrap} ({args.nodes} "
+        f"node{'s' if args.nodes > 1 else ''}) in {seconds:.1f}s; logs under {cluster.root}; "
+        "Ctrl-C stops it",
+        topic_prefix=args.topic_prefix if args.create_topics else None,
+        errors=(BrokerStartError, KafkaUnavailable),
+    )
 
 
 if __name__ == "__main__":
