@@ -69,7 +69,9 @@ def _under_load(stack, stack_prefix: str, cluster: KafkaCluster, seed: int, name
     finally:
         sender.join(timeout=300)
     assert not sender.is_alive(), "the load generator did not finish"
-    assert summary["errors"] == 0, summary
+    # During an election ingest may answer 503 + Retry-After; loadgen sends those events
+    # again (summary["retried"]), and none may fail for good.
+    assert summary["errors"] == 0, summary["error_samples"]
     assert cluster.running, "every broker is back"
 
     group_caught_up(cluster.bootstrap, f"{stack_prefix}moodstream-analyzer-raw",
@@ -98,7 +100,8 @@ def test_sigkill_of_the_busiest_broker_under_load_loses_nothing(stack, stack_pre
 
     summary = _under_load(stack, stack_prefix, kafka_cluster, seed=4001, name="bkill",
                           disturb=kill_the_busiest_and_restart)
-    print(f"killed node {killed[0]}; load {summary['per_second']} msg/s")
+    print(f"killed node {killed[0]}; load {summary['per_second']} msg/s, "
+          f"{summary['retried']} events sent again after a 503")
 
 
 def test_rolling_restart_of_every_broker_under_load_loses_nothing(stack, stack_prefix,
@@ -110,4 +113,5 @@ def test_rolling_restart_of_every_broker_under_load_loses_nothing(stack, stack_p
 
     summary = _under_load(stack, stack_prefix, kafka_cluster, seed=4002, name="roll",
                           disturb=restart_each_in_turn)
-    print(f"rolling restart; load {summary['per_second']} msg/s")
+    print(f"rolling restart; load {summary['per_second']} msg/s, "
+          f"{summary['retried']} events sent again after a 503")

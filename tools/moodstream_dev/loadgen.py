@@ -50,6 +50,7 @@ class LoadSummary:
 
     sent: int = 0
     errors: int = 0
+    retried: int = 0  # events sent again after a 503 (ingest could not reach the broker)
     rejected: int = 0
     seconds: float = 0.0
     updates: int = 0
@@ -127,12 +128,35 @@ async def _paced(config: LoadConfig) -> AsyncIterator[list[dict[str, Any]]]:
         yield batch
 
 
+RETRY_FOR_SECONDS = 60.0
+"""How long a batch answered 503 is sent again (as ``Retry-After`` says) before it counts
+as an error."""
+
+
+async def _post_batch(
+    client: httpx.AsyncClient, batch: list[dict[str, Any]], summary: LoadSummary
+) -> httpx.Response:
+    """POST ``batch``; a 503 (ingest could not reach the broker in time, e.g. during a
+    leader election) is sent again after its ``Retry-After``, the same events with the
+    same ids, as the intake API asks of its clients. Sending inline keeps the events in
+    order: a later batch never overtakes a retried one."""
+    waited = 0.0
+    while True:
+        response = await client.post("/v1/messages:batch", json=batch)
+        if response.status_code != 503 or waited >= RETRY_FOR_SECONDS:
+            return response
+        delay = min(float(response.headers.get("retry-after", "1")), 10.0)
+        summary.retried += len(batch)
+        await asyncio.sleep(delay)
+        waited += delay
+
+
 async def _send_http(config: LoadConfig, summary: LoadSummary, bar: tqdm) -> None:
     headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
     async with httpx.AsyncClient(base_url=config.ingest_url, timeout=60, headers=headers) as client:
         async for batch in _paced(config):
             try:
-                response = await client.post("/v1/messages:batch", json=batch)
+                response = await _post_batch(client, batch, summary)
                 response.raise_for_status()
                 summary.sent += len(batch)
                 summary.rejected += response.json()["rejected"]

@@ -63,3 +63,32 @@ def test_recent_limits_deletes_and_replacements_to_the_newest_ids():
         newest = int(created[-1].split("_")[1])
         assert newest - number < 20 + config.count // 4, event
     assert len(created) > 1_000
+
+
+def test_a_batch_answered_503_is_sent_again_after_retry_after():
+    import asyncio
+
+    import httpx
+
+    from moodstream_dev.loadgen import LoadSummary, _post_batch
+
+    bodies: list[bytes] = []
+
+    def ingest(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        if len(bodies) < 3:  # the broker is away twice, then back
+            return httpx.Response(503, headers={"Retry-After": "0"},
+                                  json={"reason": "broker_unavailable"})
+        return httpx.Response(200, json={"accepted": 2, "rejected": 0})
+
+    async def post() -> tuple[httpx.Response, LoadSummary]:
+        summary = LoadSummary()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(ingest),
+                                     base_url="http://ingest") as client:
+            response = await _post_batch(client, [{"id": "a"}, {"id": "b"}], summary)
+        return response, summary
+
+    response, summary = asyncio.run(post())
+    assert response.status_code == 200
+    assert summary.retried == 4  # two events, sent again twice
+    assert len(set(bodies)) == 1 and len(bodies) == 3  # the same events each time
