@@ -386,10 +386,16 @@ class KafkaCluster:
         return self
 
     def _spawn(self, node: KafkaNode, libs: Path) -> None:
+        command = _java_command(libs, "kafka.Kafka", str(node.folder / "server.properties"),
+                                heap=self.heap)
+        # A JVM must not outlive whoever started it: a killed test run or launcher once
+        # left three brokers eating a core for an hour. setpriv (util-linux) asks the
+        # kernel to send SIGTERM to the node when its parent dies, however it dies.
+        if shutil.which("setpriv"):
+            command = ["setpriv", "--pdeathsig", "TERM", "--", *command]
         with node.log_path.open("ab") as log:
             node.process = subprocess.Popen(
-                _java_command(libs, "kafka.Kafka", str(node.folder / "server.properties"),
-                              heap=self.heap),
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
