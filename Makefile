@@ -51,7 +51,7 @@ replay: install ## Reprocess a topic; ARGS="--service analyzer --from earliest -
 
 lint: install ## ruff + mypy
 	$(VENV)/bin/ruff check libs services tools tests bench
-	$(VENV)/bin/mypy libs/common/moodstream_common services
+	$(VENV)/bin/mypy --cache-dir $(HOME)/.cache/moodstream/mypy/$$(printf %s "$(CURDIR)" | sha256sum | cut -c1-12) libs/common/moodstream_common services
 
 bench: install model ## Run the benchmarks; results in bench/results/*.json
 	$(PY) -m bench.run_all

@@ -14,7 +14,8 @@ On Kafka it showed as a whole ``scored`` partition (95 records) that ingest's AM
 never published after the other ingest worker was SIGKILLed
 (``tests/e2e/test_amqp_pipeline.py``); stop 37 traced losses of the aggregator to the
 same path. The fix does what ``auto_offset_reset="earliest"`` (Faust's default, and
-Moodstream's) means for such a partition: read it from its start. Reading a partition
+Moodstream's) means for such a stream partition: read it from its start (changelog
+partitions, which are never committed, stay where table recovery put them). Reading a partition
 again is safe for every Faust agent here (the aggregator applies each source offset
 once; the AMQP sink is at-least-once with stable message ids), and it costs only time:
 nothing committed means little was read.
@@ -30,7 +31,7 @@ partitions, so 0 now reads as "not known yet", which Faust already skips.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from faust.transport.drivers import aiokafka as driver
@@ -41,10 +42,16 @@ log = logging.getLogger("moodstream.faust_fixes")
 _installed = False
 
 
-def uncommitted(committed: Mapping[TP, int | None]) -> list[TP]:
-    """The partitions ``seek_to_committed`` leaves where they are: nothing committed
-    (None, or an offset of 0 or below)."""
-    return sorted(tp for tp, offset in committed.items() if not offset or offset <= 0)
+def uncommitted(
+    committed: Mapping[TP, int | None], changelogs: Collection[str] = ()
+) -> list[TP]:
+    """The stream partitions ``seek_to_committed`` leaves where they are: nothing
+    committed (None, or an offset of 0 or below). Changelog partitions never have a
+    commit: table recovery positions them itself, and moving them would replay a table."""
+    return sorted(
+        tp for tp, offset in committed.items()
+        if (not offset or offset <= 0) and tp.topic not in changelogs
+    )
 
 
 def known_partition_count(count: int | None) -> int | None:
@@ -63,7 +70,7 @@ def install() -> None:
 
     async def seek_to_committed(self: Any) -> Mapping[TP, int | None]:
         committed = await seek(self)
-        fresh = uncommitted(committed)
+        fresh = uncommitted(committed, self.app.tables.changelog_topics)
         if fresh and self.app.conf.consumer_auto_offset_reset == "earliest":
             log.info("nothing committed on %s: reading from the start",
                      ", ".join(f"{tp.topic}[{tp.partition}]" for tp in fresh))

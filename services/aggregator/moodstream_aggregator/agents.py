@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 from faust import StreamT
 
 from moodstream_aggregator import alerts, queries, resume, scatter, tables
@@ -103,8 +104,17 @@ async def publish_changes() -> None:
     changed = list(dirty)
     dirty.clear()
     now = time.time()
-    for kind, key in changed:
-        rows = await scatter.rows(kind, [key])
+    for index, (kind, key) in enumerate(changed):
+        try:
+            rows = await scatter.rows(kind, [key])
+        except httpx.HTTPError as exc:
+            # A peer that was killed stays in the assignment until its session times out
+            # (seconds on Kafka). Raising here crashed this worker too; the rows wait for
+            # the next tick instead, by when the group has moved the peer's partitions.
+            dirty.update(changed[index:])
+            log.warning("a peer aggregator did not answer (%r): %d changed rows are "
+                        "published at the next tick", exc, len(changed) - index)
+            return
         if kind == RowKind.HASHTAG_MINUTE:
             value: dict[str, object] = {"top": queries.top_from(rows.get(key, {}), 5)}
         else:

@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from faust import StreamT
 from faust.types import EventT
 
@@ -61,7 +62,14 @@ async def check_rules(stream: StreamT[AlertCheck]) -> AsyncIterator[int]:
     async for events in stream.take_events(  # type: ignore[attr-defined]  # Stream has it; StreamT lacks it
         CHECKS_PER_BATCH, within=settings.alert_check_within_seconds
     ):
-        yield await check(events[-1]) if rules else 0
+        try:
+            yield await check(events[-1]) if rules else 0
+        except httpx.HTTPError as exc:
+            # A killed peer is asked until the group drops it: not a reason to crash this
+            # worker. The next published change asks for a check again.
+            log.warning("a peer aggregator did not answer (%r): rules checked again at "
+                        "the next change", exc)
+            yield 0
 
 
 async def check(event: EventT[Any]) -> int:

@@ -285,3 +285,25 @@ def test_watermark_candidate_without_arrival_time_is_the_event_time():
     assert aggregation.watermark_candidate(5_000.0, 0.0) == 5_000.0
     assert aggregation.watermark_candidate(5_000.0, 1_000.0) == 1_060.0
     assert aggregation.watermark_candidate(900.0, 1_000.0) == 900.0
+
+
+async def test_a_peer_that_does_not_answer_delays_publishing_and_crashes_nothing(monkeypatch):
+    # A SIGKILLed peer stays in the assignment until its session times out; the publish
+    # timer used to raise ConnectError and take this worker down with it.
+    import inspect
+
+    import httpx
+
+    from moodstream_aggregator import agents, scatter
+    from moodstream_aggregator.kinds import RowKind
+
+    async def peer_is_gone(kind, keys):
+        raise httpx.ConnectError("All connection attempts failed")
+
+    monkeypatch.setattr(scatter, "rows", peer_is_gone)
+    dirty = agents.aggregation.dirty
+    dirty.clear()
+    dirty.update({(RowKind.TOTAL, "all"), (RowKind.USER, "u_1")})
+    await inspect.unwrap(agents.publish_changes)()  # one tick, not the timer's endless loop
+    assert dirty == {(RowKind.TOTAL, "all"), (RowKind.USER, "u_1")}  # kept for the next tick
+    dirty.clear()

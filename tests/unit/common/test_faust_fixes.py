@@ -15,6 +15,9 @@ A, B, C, D = (TP("scored", n) for n in range(4))
 def test_only_partitions_with_nothing_committed_are_uncommitted():
     assert faust_fixes.uncommitted({A: 12, B: None, C: 0, D: -1}) == [B, C, D]
     assert faust_fixes.uncommitted({A: 1}) == []
+    # Changelogs are never committed: recovery positions them, not this fix.
+    changelog = TP("app-aggregates-changelog", 0)
+    assert faust_fixes.uncommitted({changelog: None, B: None}, {changelog.topic}) == [B]
 
 
 def _thread(committed, reset="earliest"):
@@ -25,7 +28,8 @@ def _thread(committed, reset="earliest"):
         sought.append(partitions)
 
     thread = SimpleNamespace(
-        app=SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset=reset)),
+        app=SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset=reset),
+                            tables=SimpleNamespace(changelog_topics={"app-t-changelog"})),
         seek_to_beginning=seek_to_beginning,
         call_thread=None,
     )
@@ -33,7 +37,7 @@ def _thread(committed, reset="earliest"):
 
 
 def test_the_guard_seeks_uncommitted_partitions_to_their_start(monkeypatch):
-    committed = {A: 40, B: None, C: 0}
+    committed = {A: 40, B: None, C: 0, TP("app-t-changelog", 0): None}
 
     async def original(self):
         return committed
