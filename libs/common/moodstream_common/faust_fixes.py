@@ -1,4 +1,4 @@
-"""Two bugs of Faust's aiokafka consumer, fixed on every broker (``broker_compat`` holds
+"""Three bugs of Faust's aiokafka consumer, fixed on every broker (``broker_compat`` holds
 the embedded broker's own): :func:`install` wraps Faust's consumer thread once per process.
 
 **A partition with nothing committed starts at its beginning, every time Faust seeks.**
@@ -26,14 +26,24 @@ On Kafka a changelog topic Faust has just created is in that snapshot with 0
 partitions for a moment (its metadata has not caught up), and the check crashed the
 aggregator's agent with ``PartitionsMismatch`` ("has 0 partitions"). No topic has 0
 partitions, so 0 now reads as "not known yet", which Faust already skips.
+
+**A topic missing from the leader's metadata is asked for again at once.** For the same
+reason the group leader's first assignment can miss the new changelog topics entirely
+("Ignoring missing topic"): no worker then holds a table partition, every routed view
+answers 503, and aiokafka notices the topics only at its next metadata refresh, five
+minutes later by default (seen on Kafka in ``tests/e2e/test_access.py``). After such an
+assignment the leader refreshes its metadata now; the new partition counts change its
+metadata snapshot, and aiokafka rejoins the group with the topics in it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+from faust.assignor.partition_assignor import PartitionAssignor
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
@@ -60,7 +70,7 @@ def known_partition_count(count: int | None) -> int | None:
 
 
 def install() -> None:
-    """Wrap Faust's aiokafka consumer thread with both fixes (idempotent)."""
+    """Wrap Faust's aiokafka consumer thread and its assignor with the fixes (idempotent)."""
     global _installed
     if _installed:
         return
@@ -80,6 +90,20 @@ def install() -> None:
     def topic_partitions(self: Any, topic: str) -> int | None:
         return known_partition_count(partitions(self, topic))
 
+    assign: Callable[[Any, Any, Any], Any] = PartitionAssignor.assign
+
+    def assign_and_refresh(self: Any, cluster: Any, member_metadata: Any) -> Any:
+        assignment = assign(self, cluster, member_metadata)
+        wanted = {topic for member in member_metadata.values() for topic in member.subscription}
+        missing = sorted(t for t in wanted if not cluster.partitions_for_topic(t))
+        if missing:
+            log.info("assigned without %s (not in metadata yet): refreshing it to rejoin",
+                     ", ".join(missing))
+            client = self.app.consumer._thread._ensure_consumer()._client
+            asyncio.ensure_future(client.force_metadata_update())
+        return assignment
+
     thread.seek_to_committed = seek_to_committed  # type: ignore[assignment]  # the fix itself
+    PartitionAssignor.assign = assign_and_refresh  # type: ignore[method-assign]  # the fix itself
     thread.topic_partitions = topic_partitions  # type: ignore[method-assign]  # the fix itself
     _installed = True

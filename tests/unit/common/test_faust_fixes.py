@@ -4,6 +4,7 @@ Faust's seek, and a partition count of 0 is unknown."""
 import asyncio
 from types import SimpleNamespace
 
+from faust.assignor.partition_assignor import PartitionAssignor
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
@@ -43,9 +44,10 @@ def test_the_guard_seeks_uncommitted_partitions_to_their_start(monkeypatch):
         return committed
 
     monkeypatch.setattr(driver.AIOKafkaConsumerThread, "seek_to_committed", original)
-    # install() replaces this one too: restored after the test by monkeypatch.
+    # install() replaces these too: restored after the test by monkeypatch.
     monkeypatch.setattr(driver.AIOKafkaConsumerThread, "topic_partitions",
                         driver.AIOKafkaConsumerThread.topic_partitions)
+    monkeypatch.setattr(PartitionAssignor, "assign", PartitionAssignor.assign)
     monkeypatch.setattr(faust_fixes, "_installed", False)
     faust_fixes.install()
     thread, sought = _thread(committed)
