@@ -69,6 +69,23 @@ def known_partition_count(count: int | None) -> int | None:
     return count if count else None
 
 
+_refreshing: set[asyncio.Future[None]] = set()
+
+
+async def _refresh_until_listed(client: Any, topics: list[str], tries: int = 60) -> None:
+    """Refresh the client's metadata until every one of ``topics`` has partitions in it
+    (a broker answers from its own metadata cache, which can lag a new topic too)."""
+    try:
+        for _ in range(tries):
+            await client.force_metadata_update()
+            if all(client.cluster.partitions_for_topic(topic) for topic in topics):
+                return
+            await asyncio.sleep(0.5)
+        log.warning("%s still not in the metadata after %d refreshes", ", ".join(topics), tries)
+    finally:
+        _refreshing.discard(asyncio.current_task())
+
+
 def install() -> None:
     """Wrap Faust's aiokafka consumer thread and its assignor with the fixes (idempotent)."""
     global _installed
@@ -100,7 +117,7 @@ def install() -> None:
             log.info("assigned without %s (not in metadata yet): refreshing it to rejoin",
                      ", ".join(missing))
             client = self.app.consumer._thread._ensure_consumer()._client
-            asyncio.ensure_future(client.force_metadata_update())
+            _refreshing.add(asyncio.ensure_future(_refresh_until_listed(client, missing)))
         return assignment
 
     thread.seek_to_committed = seek_to_committed  # type: ignore[assignment]  # the fix itself

@@ -24,7 +24,7 @@ from moodstream_aggregator import (
     scatter,
     tables,
 )
-from moodstream_aggregator.app import app
+from moodstream_aggregator.app import app, scored_topic
 from moodstream_aggregator.contributions import empty_counts, languages_of, summarize
 from moodstream_aggregator.keys import hashtag_of
 from moodstream_aggregator.kinds import MINUTE, SECOND, RowKind
@@ -302,5 +302,19 @@ class InternalFeed(View):
         return self.json({"messages": queries.local_feed(query, scatter.active_partitions())})
 
 
-register_health_pages(app, "aggregator")
+def _tables_held() -> bool:
+    """Every ``scored`` partition this worker reads has its table partition here too.
+
+    Right after a start on Kafka the group's first assignment can leave the new changelog
+    topics out (``faust_fixes``); the worker then rejoins, and until it has, every view
+    routed to a table partition would answer 503.
+    """
+    actives = app.assignor.assigned_actives()
+    changelog = tables.aggregates.changelog_topic.get_topic_name()
+    sources = {tp.partition for tp in actives if tp.topic == scored_topic.get_topic_name()}
+    held = {tp.partition for tp in actives if tp.topic == changelog}
+    return sources <= held
+
+
+register_health_pages(app, "aggregator", also_ready=_tables_held)
 register_metrics_page(app, "aggregator")
